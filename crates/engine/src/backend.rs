@@ -1,0 +1,199 @@
+//! What the protocol sessions ask of the engine, answered from the store.
+//!
+//! One [`MailBackend`] is shared by every listener. It implements the SMTP
+//! and POP3 backend traits: recipient resolution, logins (with the per-IP
+//! failure throttle shared by all protocols), durable delivery, and the
+//! one-session-per-maildrop lock.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use mailroom_smtp::{AuthOutcome, DeliverError, Envelope, RcptCheck};
+use mailroom_store::{Delivery, Resolution, Store, Target};
+use mailroom_transport::{AuthThrottle, ThrottleVerdict};
+
+use crate::config::Config;
+
+/// Outcome of a login check, shared by the protocol adapters.
+pub enum Login {
+    /// Right password: account id and address.
+    Ok(i64, String),
+    /// Wrong; wait this long before saying so.
+    Failed(std::time::Duration),
+    /// Too many failures from this address.
+    Blocked,
+    /// The store failed.
+    Error,
+}
+
+/// The engine side of every session.
+pub struct MailBackend {
+    store: Arc<Store>,
+    config: Arc<Config>,
+    throttle: AuthThrottle,
+    maildrop_locks: Arc<Mutex<HashSet<i64>>>,
+}
+
+impl MailBackend {
+    /// A backend over `store` with `config`.
+    pub fn new(store: Arc<Store>, config: Arc<Config>) -> Self {
+        let throttle = AuthThrottle::new(config.auth_fail_window, config.auth_fail_block_after);
+        Self { store, config, throttle, maildrop_locks: Arc::new(Mutex::new(HashSet::new())) }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Checks a login for any protocol.
+    pub fn login(&self, peer: IpAddr, login: &str, password: &str) -> Login {
+        if self.throttle.check(peer) == ThrottleVerdict::Block {
+            return Login::Blocked;
+        }
+        match self.store.authenticate(login, password, self.config.default_domain.as_deref()) {
+            Ok(Some(account)) => Login::Ok(account.id, account.address),
+            Ok(None) => {
+                let delay = self.throttle.failure(peer);
+                tracing::warn!(peer = %peer, login, failures = self.throttle.failures(peer), "failed login");
+                Login::Failed(delay)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "login check failed");
+                Login::Error
+            }
+        }
+    }
+
+    /// Takes the exclusive maildrop lock of an account.
+    pub fn lock_maildrop(&self, account_id: i64) -> Option<MaildropLock> {
+        let mut set = self.maildrop_locks.lock().unwrap_or_else(|p| p.into_inner());
+        if set.insert(account_id) {
+            Some(MaildropLock { account_id, set: self.maildrop_locks.clone() })
+        } else {
+            None
+        }
+    }
+}
+
+/// Held while a POP3 session owns a maildrop; released on drop.
+pub struct MaildropLock {
+    account_id: i64,
+    set: Arc<Mutex<HashSet<i64>>>,
+}
+
+impl Drop for MaildropLock {
+    fn drop(&mut self) {
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(&self.account_id);
+    }
+}
+
+impl mailroom_smtp::Backend for MailBackend {
+    type Target = Target;
+
+    fn check_recipient(&self, address: &str) -> RcptCheck<Target> {
+        match self.store.resolve(address) {
+            Ok(Resolution::Local(t)) => RcptCheck::Local(t),
+            Ok(Resolution::Remote) => RcptCheck::Remote,
+            Ok(Resolution::Unknown) => RcptCheck::Unknown,
+            Ok(Resolution::Disabled) => RcptCheck::Disabled,
+            Ok(Resolution::OverQuota) => RcptCheck::OverQuota,
+            Err(e) => {
+                tracing::error!(error = %e, rcpt = address, "recipient lookup failed");
+                RcptCheck::TempFail
+            }
+        }
+    }
+
+    fn authenticate(&self, peer: IpAddr, login: &str, password: &str) -> AuthOutcome {
+        match self.login(peer, login, password) {
+            Login::Ok(_, address) => AuthOutcome::Ok(address),
+            Login::Failed(delay) => AuthOutcome::Failed { delay },
+            Login::Blocked => AuthOutcome::Blocked,
+            Login::Error => AuthOutcome::TempFail,
+        }
+    }
+
+    fn deliver(&self, env: &Envelope<Target>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError> {
+        let mut accounts = Vec::new();
+        let mut remote: Vec<String> = Vec::new();
+        for t in &env.local {
+            match t {
+                Target::Account { id, .. } if !accounts.contains(id) => accounts.push(*id),
+                Target::Remote(addr) if !remote.contains(addr) => remote.push(addr.clone()),
+                _ => {}
+            }
+        }
+        for addr in &env.relay {
+            if !remote.contains(addr) {
+                remote.push(addr.clone());
+            }
+        }
+        let delivery = Delivery { sender: &env.sender, trace, body, local_accounts: &accounts, remote: &remote };
+        match self.store.deliver(&delivery) {
+            Ok(receipt) => {
+                tracing::info!(
+                    session = env.session_id,
+                    message = receipt.display_id(),
+                    from = %env.sender,
+                    recipients = env.recipients.len(),
+                    local_mailboxes = accounts.len(),
+                    queued = remote.len(),
+                    size = body.len(),
+                    account = env.authenticated.as_deref().unwrap_or(""),
+                    "message accepted"
+                );
+                Ok(receipt.display_id().to_string())
+            }
+            Err(e) => Err(DeliverError::Temporary(e.to_string())),
+        }
+    }
+}
+
+impl mailroom_pop3::Backend for MailBackend {
+    fn authenticate(&self, peer: IpAddr, user: &str, password: &str) -> mailroom_pop3::AuthOutcome {
+        match self.login(peer, user, password) {
+            Login::Ok(account_id, address) => mailroom_pop3::AuthOutcome::Ok { account_id, address },
+            Login::Failed(delay) => mailroom_pop3::AuthOutcome::Failed { delay },
+            Login::Blocked | Login::Error => mailroom_pop3::AuthOutcome::Blocked,
+        }
+    }
+
+    fn lock(&self, account_id: i64) -> Option<Box<dyn Send>> {
+        self.lock_maildrop(account_id).map(|l| Box::new(l) as Box<dyn Send>)
+    }
+
+    fn maildrop(&self, account_id: i64) -> io::Result<mailroom_pop3::Maildrop> {
+        let inbox = self
+            .store
+            .mailbox(account_id, "INBOX")
+            .map_err(io::Error::other)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the account has no INBOX"))?;
+        let messages = self.store.messages(inbox.id).map_err(io::Error::other)?;
+        Ok(mailroom_pop3::Maildrop {
+            uid_validity: inbox.uid_validity,
+            messages: messages
+                .into_iter()
+                .map(|m| mailroom_pop3::DropMessage { uid: m.uid, message_id: m.message_id, size: m.size })
+                .collect(),
+        })
+    }
+
+    fn read(&self, message_id: &str) -> io::Result<Vec<u8>> {
+        self.store.read_message(message_id).map_err(io::Error::other)
+    }
+
+    fn delete(&self, account_id: i64, uids: &[u32]) -> io::Result<()> {
+        let inbox = self
+            .store
+            .mailbox(account_id, "INBOX")
+            .map_err(io::Error::other)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the account has no INBOX"))?;
+        let n = self.store.expunge(inbox.id, uids).map_err(io::Error::other)?;
+        tracing::info!(account_id, deleted = n, "pop3 deletions applied");
+        Ok(())
+    }
+}

@@ -1,0 +1,295 @@
+//! Carrying out the admin subcommands against the data directory.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use mailroom_store::{DEFAULT_FOLDERS, Store};
+
+use super::{AccountCmd, AliasCmd, Command, DomainCmd, ListCmd, QueueCmd, SettingsCmd};
+use crate::config;
+
+pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
+    let store = Store::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?;
+    match cmd {
+        Command::Serve(_) => unreachable_serve(),
+        Command::Domain(c) => domain(&store, c),
+        Command::Account(c) => account(&store, c),
+        Command::Alias(c) => alias(&store, c),
+        Command::List(c) => list(&store, c),
+        Command::Settings(c) => settings(&store, c),
+        Command::DefaultDomain { domain, clear } => default_domain(&store, domain, clear),
+        Command::Queue(QueueCmd::List) => queue(&store),
+    }
+}
+
+fn unreachable_serve() -> anyhow::Result<()> {
+    bail!("serve is not an admin command")
+}
+
+fn domain(store: &Store, c: DomainCmd) -> anyhow::Result<()> {
+    match c {
+        DomainCmd::Add { name } => {
+            let d = store.add_domain(&name)?;
+            println!("Added domain {}. Its postmaster@{} mailbox was created; give it a password with \"account passwd postmaster@{}\".", d.name, d.name, d.name);
+        }
+        DomainCmd::List => {
+            let domains = store.list_domains()?;
+            if domains.is_empty() {
+                println!("No domains yet; add one with \"domain add example.com\".");
+            }
+            for d in domains {
+                let catch_all = d.catch_all.map(|c| format!(", catch-all to {c}")).unwrap_or_default();
+                println!("{}  ({} accounts{catch_all})", d.name, d.accounts);
+            }
+        }
+        DomainCmd::Remove { name } => {
+            store.remove_domain(&name)?;
+            println!("Removed domain {name} with its accounts and mail.");
+        }
+        DomainCmd::CatchAll { domain, address, clear } => match (address, clear) {
+            (Some(a), false) => {
+                store.set_catch_all(&domain, Some(&a))?;
+                println!("Mail for unknown names at {domain} now goes to {a}.");
+            }
+            (None, true) => {
+                store.set_catch_all(&domain, None)?;
+                println!("Catch-all for {domain} turned off; mail for unknown names is refused.");
+            }
+            _ => bail!("give either an address or --clear"),
+        },
+    }
+    Ok(())
+}
+
+/// Parses sizes like `500M`, `2G`, `1024`, `0`, `unlimited`.
+fn parse_size(s: &str) -> anyhow::Result<i64> {
+    let t = s.trim().to_ascii_uppercase();
+    if t == "UNLIMITED" || t == "0" {
+        return Ok(0);
+    }
+    let (num, mult) = match t.trim_end_matches('B').chars().last() {
+        Some('K') => (&t[..t.trim_end_matches('B').len() - 1], 1i64 << 10),
+        Some('M') => (&t[..t.trim_end_matches('B').len() - 1], 1 << 20),
+        Some('G') => (&t[..t.trim_end_matches('B').len() - 1], 1 << 30),
+        _ => (t.trim_end_matches('B'), 1),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(n) if n >= 0.0 && n.is_finite() => Ok((n * mult as f64) as i64),
+        _ => bail!("\"{s}\" is not a size; write it like 500M or 2G"),
+    }
+}
+
+fn human(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+fn read_password(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    eprint!("Password: ");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let p = line.trim_end_matches(['\r', '\n']).to_string();
+    if p.is_empty() {
+        bail!("no password given; use --password or type it on standard input");
+    }
+    Ok(p)
+}
+
+fn account(store: &Store, c: AccountCmd) -> anyhow::Result<()> {
+    match c {
+        AccountCmd::Add { address, password, quota } => {
+            let quota = quota.as_deref().map(parse_size).transpose()?.unwrap_or(0);
+            let password = read_password(password)?;
+            let a = store.add_account(&address, Some(&password), quota)?;
+            let folders: Vec<&str> = DEFAULT_FOLDERS.iter().map(|(n, _)| *n).collect();
+            println!("Added account {} with folders {}.", a.address, folders.join(", "));
+        }
+        AccountCmd::List { domain } => {
+            let accounts = store.list_accounts(domain.as_deref())?;
+            if accounts.is_empty() {
+                println!("No accounts.");
+            }
+            for a in accounts {
+                let quota = if a.quota_bytes > 0 { human(a.quota_bytes) } else { "unlimited".into() };
+                let mut notes = Vec::new();
+                if !a.enabled {
+                    notes.push("disabled");
+                }
+                if !a.has_password {
+                    notes.push("no password set");
+                }
+                let notes = if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join(", ")) };
+                println!("{}  used {} of {quota}{notes}", a.address, human(a.used_bytes));
+            }
+        }
+        AccountCmd::Passwd { address, password } => {
+            let password = read_password(password)?;
+            store.set_password(&address, &password)?;
+            println!("Password of {address} changed.");
+        }
+        AccountCmd::Quota { address, size } => {
+            let q = parse_size(&size)?;
+            store.set_quota(&address, q)?;
+            println!("Quota of {address} set to {}.", if q > 0 { human(q) } else { "unlimited".into() });
+        }
+        AccountCmd::Enable { address } => {
+            store.set_enabled(&address, true)?;
+            println!("{address} is enabled.");
+        }
+        AccountCmd::Disable { address } => {
+            store.set_enabled(&address, false)?;
+            println!("{address} is disabled: it receives no mail and cannot log in.");
+        }
+        AccountCmd::Remove { address } => {
+            store.remove_account(&address)?;
+            println!("Removed {address} and its mail.");
+        }
+    }
+    Ok(())
+}
+
+fn alias(store: &Store, c: AliasCmd) -> anyhow::Result<()> {
+    match c {
+        AliasCmd::Add { address, targets } => {
+            store.add_alias(&address, &targets)?;
+            println!("Mail to {address} now goes to {}.", targets.join(", "));
+        }
+        AliasCmd::List => {
+            let aliases = store.list_aliases()?;
+            if aliases.is_empty() {
+                println!("No aliases.");
+            }
+            for a in aliases {
+                println!("{} -> {}", a.address, a.targets.join(", "));
+            }
+        }
+        AliasCmd::Remove { address, target } => {
+            store.remove_alias(&address, target.as_deref())?;
+            println!("Removed.");
+        }
+    }
+    Ok(())
+}
+
+fn list(store: &Store, c: ListCmd) -> anyhow::Result<()> {
+    match c {
+        ListCmd::Add { address } => {
+            store.add_list(&address)?;
+            println!("Created distribution list {address}; add members with \"list member-add {address} name@...\".");
+        }
+        ListCmd::Remove { address } => {
+            store.remove_list(&address)?;
+            println!("Removed distribution list {address}.");
+        }
+        ListCmd::MemberAdd { list, member } => {
+            store.add_list_member(&list, &member)?;
+            println!("{member} now receives mail sent to {list}.");
+        }
+        ListCmd::MemberRemove { list, member } => {
+            store.remove_list_member(&list, &member)?;
+            println!("{member} removed from {list}.");
+        }
+        ListCmd::Show => {
+            let lists = store.list_lists()?;
+            if lists.is_empty() {
+                println!("No distribution lists.");
+            }
+            for l in lists {
+                println!("{}: {}", l.address, if l.members.is_empty() { "(no members)".into() } else { l.members.join(", ") });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn settings(store: &Store, c: SettingsCmd) -> anyhow::Result<()> {
+    match c {
+        SettingsCmd::List => {
+            for def in config::SETTINGS {
+                println!("{:<26} = {:<24} {}", def.key, config::value(store, def.key)?, def.help);
+            }
+        }
+        SettingsCmd::Get { key } => {
+            if config::find(&key).is_none() {
+                bail!("there is no setting called \"{key}\"; \"settings list\" shows them all");
+            }
+            println!("{}", config::value(store, &key)?);
+        }
+        SettingsCmd::Set { key, value } => {
+            let v = config::validate(&key, &value).map_err(anyhow::Error::msg)?;
+            store.set_setting(&key, &v)?;
+            println!("{key} = {v} (restart the server for it to take effect).");
+        }
+        SettingsCmd::Reset { key } => {
+            if config::find(&key).is_none() {
+                bail!("there is no setting called \"{key}\"");
+            }
+            store.clear_setting(&key)?;
+            println!("{key} is back to its default ({}).", config::value(store, &key)?);
+        }
+    }
+    Ok(())
+}
+
+fn default_domain(store: &Store, domain: Option<String>, clear: bool) -> anyhow::Result<()> {
+    match (domain, clear) {
+        (Some(d), false) => {
+            if !store.is_local_domain(&d)? {
+                bail!("{d} is not one of this server's domains; add it first with \"domain add {d}\"");
+            }
+            store.set_setting("default_domain", &d.to_lowercase())?;
+            println!("Users of {d} can now log in with their name alone.");
+        }
+        (None, true) => {
+            store.clear_setting("default_domain")?;
+            println!("Logins need the full address again.");
+        }
+        (None, false) => println!("{}", config::value(store, "default_domain")?),
+        (Some(_), true) => bail!("give either a domain or --clear"),
+    }
+    Ok(())
+}
+
+fn queue(store: &Store) -> anyhow::Result<()> {
+    let entries = store.queue_entries()?;
+    if entries.is_empty() {
+        println!("The outbound queue is empty.");
+    }
+    for e in entries {
+        let next = chrono::DateTime::from_timestamp(e.next_attempt_at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+        println!(
+            "{}  {} -> {}  {}  attempts {}  next {}{}",
+            e.message_id,
+            if e.sender.is_empty() { "<>" } else { &e.sender },
+            e.recipient,
+            e.status,
+            e.attempts,
+            next,
+            e.last_error.map(|x| format!("  last error: {x}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("500M").expect("size"), 500 << 20);
+        assert_eq!(parse_size("2g").expect("size"), 2 << 30);
+        assert_eq!(parse_size("1.5GB").expect("size"), 3 << 29);
+        assert_eq!(parse_size("unlimited").expect("size"), 0);
+        assert_eq!(parse_size("1024").expect("size"), 1024);
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -1,0 +1,269 @@
+//! The `mailroomd` command line: `serve` and the admin subcommands.
+//!
+//! Admin subcommands work directly on the data directory (SQLite allows
+//! them while the server runs). Output is plain sentences for people; exit
+//! status is 0 on success, 1 with a message on stderr otherwise.
+
+mod admin;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Mailroom mail server engine.
+#[derive(Parser, Debug)]
+#[command(name = "mailroomd", version, about = "Mailroom mail server: SMTP and POP3 engine and its administration")]
+pub struct Cli {
+    /// Data directory (default: the system's application data directory).
+    #[arg(long, global = true, env = "MAILROOM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the mail server in the foreground.
+    Serve(ServeArgs),
+    /// Manage local domains.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Manage accounts (mailboxes people log in to).
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Manage aliases (addresses that forward to other addresses).
+    #[command(subcommand)]
+    Alias(AliasCmd),
+    /// Manage distribution lists.
+    #[command(subcommand)]
+    List(ListCmd),
+    /// Show or change server settings.
+    #[command(subcommand)]
+    Settings(SettingsCmd),
+    /// Set or clear the domain used for logins without @domain.
+    DefaultDomain {
+        /// The domain; omit with --clear.
+        domain: Option<String>,
+        /// Remove the default domain.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Show the outbound queue.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+}
+
+/// Options of `serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Add this number to every standard port (25 → 25+N, ...), to run
+    /// without administrator rights or beside another mail server.
+    #[arg(long, default_value_t = 0)]
+    pub port_offset: u16,
+}
+
+/// Domain commands.
+#[derive(Subcommand, Debug)]
+pub enum DomainCmd {
+    /// Add a domain (its postmaster account is created too).
+    Add {
+        /// Domain name, e.g. example.com.
+        name: String,
+    },
+    /// List domains.
+    List,
+    /// Remove a domain with all its accounts and mail.
+    Remove {
+        /// Domain name.
+        name: String,
+    },
+    /// Send mail for unknown names in a domain to one address.
+    CatchAll {
+        /// Domain name.
+        domain: String,
+        /// Address that receives it.
+        address: Option<String>,
+        /// Turn the catch-all off.
+        #[arg(long)]
+        clear: bool,
+    },
+}
+
+/// Account commands.
+#[derive(Subcommand, Debug)]
+pub enum AccountCmd {
+    /// Add an account (its folders are created too).
+    Add {
+        /// Address, e.g. alice@example.com.
+        address: String,
+        /// Password (read from standard input if omitted).
+        #[arg(long)]
+        password: Option<String>,
+        /// Quota such as 500M or 2G (default: unlimited).
+        #[arg(long)]
+        quota: Option<String>,
+    },
+    /// List accounts.
+    List {
+        /// Only this domain.
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// Set a new password.
+    Passwd {
+        /// Address.
+        address: String,
+        /// New password (read from standard input if omitted).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Set the quota (e.g. 500M, 2G, or 0 for unlimited).
+    Quota {
+        /// Address.
+        address: String,
+        /// Size.
+        size: String,
+    },
+    /// Let the account receive mail and log in again.
+    Enable {
+        /// Address.
+        address: String,
+    },
+    /// Stop the account from receiving mail and logging in.
+    Disable {
+        /// Address.
+        address: String,
+    },
+    /// Remove the account and all its mail.
+    Remove {
+        /// Address.
+        address: String,
+    },
+}
+
+/// Alias commands.
+#[derive(Subcommand, Debug)]
+pub enum AliasCmd {
+    /// Forward an address to one or more others.
+    Add {
+        /// The alias address.
+        address: String,
+        /// Where its mail goes.
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// List aliases.
+    List,
+    /// Remove an alias (or only one of its targets).
+    Remove {
+        /// The alias address.
+        address: String,
+        /// Remove only this target.
+        target: Option<String>,
+    },
+}
+
+/// Distribution list commands.
+#[derive(Subcommand, Debug)]
+pub enum ListCmd {
+    /// Create a distribution list.
+    Add {
+        /// The list's address.
+        address: String,
+    },
+    /// Delete a distribution list.
+    Remove {
+        /// The list's address.
+        address: String,
+    },
+    /// Add a member (local or external address).
+    MemberAdd {
+        /// The list's address.
+        list: String,
+        /// Member address.
+        member: String,
+    },
+    /// Remove a member.
+    MemberRemove {
+        /// The list's address.
+        list: String,
+        /// Member address.
+        member: String,
+    },
+    /// Show lists and their members.
+    #[command(visible_alias = "list")]
+    Show,
+}
+
+/// Settings commands.
+#[derive(Subcommand, Debug)]
+pub enum SettingsCmd {
+    /// Show every setting with its value.
+    List,
+    /// Show one setting.
+    Get {
+        /// Setting name.
+        key: String,
+    },
+    /// Change a setting (takes effect when the server restarts).
+    Set {
+        /// Setting name.
+        key: String,
+        /// New value.
+        value: String,
+    },
+    /// Return a setting to its default.
+    Reset {
+        /// Setting name.
+        key: String,
+    },
+}
+
+/// Queue commands.
+#[derive(Subcommand, Debug)]
+pub enum QueueCmd {
+    /// List queued messages.
+    List,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let explicit_dir = cli.data_dir.is_some();
+    let data_dir = cli.data_dir.clone().unwrap_or_else(crate::paths::default_data_dir);
+    let result = match cli.command {
+        Command::Serve(args) => {
+            let cli_hint = if explicit_dir {
+                format!("mailroomd --data-dir {}", shell_quote(&data_dir.display().to_string()))
+            } else {
+                "mailroomd".to_string()
+            };
+            crate::serve::run(
+                &data_dir,
+                crate::serve::ServeOptions { bind: args.bind, port_offset: args.port_offset, cli_hint },
+            )
+        }
+        other => {
+            crate::logging::init_admin();
+            admin::run(&data_dir, other)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:".contains(c)) { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
+}

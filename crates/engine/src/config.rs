@@ -1,0 +1,200 @@
+//! Server settings: names, defaults, validation and the typed [`Config`].
+//!
+//! Settings are stored as strings in the database; anything not stored has
+//! its default. Every value is validated when it is set, with a message that
+//! says what is expected, and again when loaded.
+
+use std::time::Duration;
+
+use mailroom_store::Store;
+use mailroom_transport::NetSet;
+
+/// One known setting.
+pub struct SettingDef {
+    /// Key as typed in `settings set KEY VALUE`.
+    pub key: &'static str,
+    /// What it means, for `settings list`.
+    pub help: &'static str,
+    /// Default value (`""` for "none"); `hostname` defaults to the machine's name.
+    pub default: &'static str,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Domain,
+    Number { min: u64, max: u64 },
+    Bool,
+    Networks,
+}
+
+/// Every setting the engine knows.
+pub const SETTINGS: &[SettingDef] = &[
+    SettingDef { key: "hostname", help: "Name this server uses in greetings and Received headers (default: the machine's name)", default: "", kind: Kind::Domain },
+    SettingDef { key: "default_domain", help: "Domain added to logins given without @domain", default: "", kind: Kind::Text },
+    SettingDef { key: "max_message_size", help: "Largest message accepted, in bytes", default: "26214400", kind: Kind::Number { min: 1024, max: 1 << 31 } },
+    SettingDef { key: "max_recipients", help: "Most recipients per message", default: "100", kind: Kind::Number { min: 1, max: 100_000 } },
+    SettingDef { key: "max_line_length", help: "Longest line inside a message, in bytes with CRLF (RFC 5321: 1000)", default: "1000", kind: Kind::Number { min: 1000, max: 1 << 20 } },
+    SettingDef { key: "max_errors", help: "Protocol errors before a session is closed", default: "20", kind: Kind::Number { min: 1, max: 1000 } },
+    SettingDef { key: "max_hops", help: "Received headers after which a message is treated as looping", default: "50", kind: Kind::Number { min: 5, max: 500 } },
+    SettingDef { key: "trusted_networks", help: "Networks that may relay without logging in (comma-separated)", default: "127.0.0.0/8,::1/128", kind: Kind::Networks },
+    SettingDef { key: "plaintext_auth_on_trusted", help: "Allow logins without TLS from trusted networks (true/false)", default: "false", kind: Kind::Bool },
+    SettingDef { key: "command_timeout_secs", help: "Seconds to wait for an SMTP command", default: "300", kind: Kind::Number { min: 10, max: 3600 } },
+    SettingDef { key: "data_timeout_secs", help: "Seconds to wait for more message data", default: "180", kind: Kind::Number { min: 10, max: 3600 } },
+    SettingDef { key: "pop3_timeout_secs", help: "Seconds a POP3 session may stay idle (RFC 1939: at least 600)", default: "600", kind: Kind::Number { min: 60, max: 7200 } },
+    SettingDef { key: "max_connections", help: "Most simultaneous client connections in total", default: "1000", kind: Kind::Number { min: 1, max: 100_000 } },
+    SettingDef { key: "max_connections_per_ip", help: "Most simultaneous connections from one address", default: "50", kind: Kind::Number { min: 1, max: 100_000 } },
+    SettingDef { key: "auth_fail_window_secs", help: "How long failed logins are remembered per address", default: "900", kind: Kind::Number { min: 10, max: 86_400 } },
+    SettingDef { key: "auth_fail_block_after", help: "Failed logins from one address before it is refused", default: "10", kind: Kind::Number { min: 1, max: 10_000 } },
+];
+
+/// Finds a setting by key.
+pub fn find(key: &str) -> Option<&'static SettingDef> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+/// Checks a value for a setting; the error says what is expected.
+pub fn validate(key: &str, value: &str) -> Result<String, String> {
+    let def = find(key).ok_or_else(|| {
+        format!("there is no setting called \"{key}\"; \"settings list\" shows them all")
+    })?;
+    let v = value.trim();
+    match def.kind {
+        Kind::Text => Ok(v.to_string()),
+        Kind::Domain => {
+            if v.is_empty() || mailroom_store::normalize_address(&format!("x@{v}")).is_ok() {
+                Ok(v.to_lowercase())
+            } else {
+                Err(format!("{key}: \"{v}\" is not a valid host name"))
+            }
+        }
+        Kind::Number { min, max } => match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
+            _ => Err(format!("{key} must be a whole number from {min} to {max}")),
+        },
+        Kind::Bool => match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok("true".into()),
+            "false" | "no" | "off" | "0" => Ok("false".into()),
+            _ => Err(format!("{key} must be true or false")),
+        },
+        Kind::Networks => NetSet::parse(v).map(|n| n.to_string()).map_err(|e| format!("{key}: {e}")),
+    }
+}
+
+/// The current value of a setting (stored, or its default).
+pub fn value(store: &Store, key: &str) -> Result<String, mailroom_store::Error> {
+    let stored = store.setting(key)?;
+    Ok(match (stored, find(key)) {
+        (Some(v), _) => v,
+        (None, Some(def)) if def.key == "hostname" => system_hostname(),
+        (None, Some(def)) => def.default.to_string(),
+        (None, None) => String::new(),
+    })
+}
+
+/// The machine's host name, lower-case, or `localhost`.
+pub fn system_hostname() -> String {
+    let h = gethostname::gethostname().to_string_lossy().trim().to_lowercase();
+    if h.is_empty() { "localhost".into() } else { h }
+}
+
+/// All settings, typed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our host name.
+    pub hostname: String,
+    /// Domain for bare-name logins.
+    pub default_domain: Option<String>,
+    /// Largest message, bytes.
+    pub max_message_size: usize,
+    /// Recipients per message.
+    pub max_recipients: usize,
+    /// Longest message line.
+    pub max_line_length: usize,
+    /// Errors per session.
+    pub max_errors: u32,
+    /// Hop limit.
+    pub max_hops: usize,
+    /// Who may relay without AUTH.
+    pub trusted_networks: NetSet,
+    /// Plaintext logins from trusted networks.
+    pub plaintext_auth_on_trusted: bool,
+    /// SMTP command wait.
+    pub command_timeout: Duration,
+    /// SMTP data wait.
+    pub data_timeout: Duration,
+    /// POP3 idle time.
+    pub pop3_timeout: Duration,
+    /// Total connections.
+    pub max_connections: usize,
+    /// Connections per address.
+    pub max_connections_per_ip: usize,
+    /// Failed-login memory.
+    pub auth_fail_window: Duration,
+    /// Failed logins before refusal.
+    pub auth_fail_block_after: u32,
+}
+
+impl Config {
+    /// Reads every setting from the store, falling back to defaults for
+    /// values that are missing or (say, edited by hand) invalid.
+    pub fn load(store: &Store) -> Result<Self, mailroom_store::Error> {
+        let get = |key: &str| -> Result<String, mailroom_store::Error> {
+            let v = value(store, key)?;
+            Ok(match validate(key, &v) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(setting = key, error = %e, "invalid stored setting, using the default");
+                    find(key).map(|d| d.default.to_string()).unwrap_or_default()
+                }
+            })
+        };
+        let num = |key: &str| -> Result<u64, mailroom_store::Error> { Ok(get(key)?.parse().unwrap_or(0)) };
+        let hostname = match get("hostname")? {
+            h if h.is_empty() => system_hostname(),
+            h => h,
+        };
+        let default_domain = Some(get("default_domain")?).filter(|d| !d.is_empty());
+        Ok(Self {
+            hostname,
+            default_domain,
+            max_message_size: num("max_message_size")? as usize,
+            max_recipients: num("max_recipients")? as usize,
+            max_line_length: num("max_line_length")? as usize,
+            max_errors: num("max_errors")? as u32,
+            max_hops: num("max_hops")? as usize,
+            trusted_networks: NetSet::parse(&get("trusted_networks")?).unwrap_or_default(),
+            plaintext_auth_on_trusted: get("plaintext_auth_on_trusted")? == "true",
+            command_timeout: Duration::from_secs(num("command_timeout_secs")?),
+            data_timeout: Duration::from_secs(num("data_timeout_secs")?),
+            pop3_timeout: Duration::from_secs(num("pop3_timeout_secs")?),
+            max_connections: num("max_connections")? as usize,
+            max_connections_per_ip: num("max_connections_per_ip")? as usize,
+            auth_fail_window: Duration::from_secs(num("auth_fail_window_secs")?),
+            auth_fail_block_after: num("auth_fail_block_after")? as u32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_messages() {
+        assert_eq!(validate("max_recipients", " 50 "), Ok("50".into()));
+        assert!(validate("max_recipients", "0").unwrap_err().contains("from 1 to"));
+        assert!(validate("nonsense", "1").unwrap_err().contains("settings list"));
+        assert_eq!(validate("plaintext_auth_on_trusted", "Yes"), Ok("true".into()));
+        assert_eq!(validate("trusted_networks", "10.0.0.0/8 ::1"), Ok("10.0.0.0/8,::1/128".into()));
+        assert!(validate("trusted_networks", "office").is_err());
+    }
+
+    #[test]
+    fn every_default_is_valid() {
+        for s in SETTINGS {
+            assert!(validate(s.key, s.default).is_ok(), "{}", s.key);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The Mailroom engine: everything `mailroomd` does, as a library.
+//!
+//! * [`config`]: the server settings, their defaults and validation (stored as
+//!   strings in the store's settings table);
+//! * [`paths`]: where the data directory is;
+//! * [`logging`]: tracing to stdout and to rotating JSON log files;
+//! * [`backend`]: the glue that lets the protocol crates use the store
+//!   (recipient lookup, logins with per-IP throttling, delivery, maildrop locks);
+//! * [`listeners`]: binding ports with plain-language errors, accepting
+//!   connections with per-IP and total limits, handing them to SMTP or POP3;
+//! * [`serve`]: start-up, `runtime.json`, shutdown;
+//! * [`cli`]: the command line, including the admin subcommands.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod listeners;
+pub mod logging;
+pub mod paths;
+pub mod serve;

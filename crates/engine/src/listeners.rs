@@ -1,0 +1,229 @@
+//! Listening sockets: which ports, binding them with errors an admin can act
+//! on, and accepting connections under per-IP and total limits.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mailroom_smtp::{ListenerKind, PeerInfo, SmtpConfig};
+use mailroom_transport::Connection;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::backend::MailBackend;
+use crate::config::Config;
+
+/// What runs behind a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// SMTP as MX or submission.
+    Smtp(ListenerKind),
+    /// POP3.
+    Pop3,
+}
+
+/// One standard listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerSpec {
+    /// Name used in `runtime.json` and logs.
+    pub name: &'static str,
+    /// What a person would call it.
+    pub label: &'static str,
+    /// Standard port (the `--port-offset` is added to it).
+    pub port: u16,
+    /// Protocol served.
+    pub protocol: Protocol,
+    /// TLS from the first byte.
+    pub implicit_tls: bool,
+}
+
+/// The listeners Mailroom opens.
+pub const LISTENERS: &[ListenerSpec] = &[
+    ListenerSpec { name: "smtp", label: "SMTP, incoming mail (STARTTLS)", port: 25, protocol: Protocol::Smtp(ListenerKind::Mx), implicit_tls: false },
+    ListenerSpec { name: "submission", label: "Submission for mail clients (STARTTLS)", port: 587, protocol: Protocol::Smtp(ListenerKind::Submission), implicit_tls: false },
+    ListenerSpec { name: "submissions", label: "Submission over TLS", port: 465, protocol: Protocol::Smtp(ListenerKind::Submissions), implicit_tls: true },
+    ListenerSpec { name: "pop3", label: "POP3 (STLS)", port: 110, protocol: Protocol::Pop3, implicit_tls: false },
+    ListenerSpec { name: "pop3s", label: "POP3 over TLS", port: 995, protocol: Protocol::Pop3, implicit_tls: true },
+];
+
+/// Binds a listening socket, explaining the usual failures in plain words.
+pub fn bind(addr: SocketAddr, spec: &ListenerSpec) -> Result<std::net::TcpListener, String> {
+    std::net::TcpListener::bind(addr)
+        .and_then(|l| {
+            l.set_nonblocking(true)?;
+            Ok(l)
+        })
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::PermissionDenied => format!(
+                "Cannot listen on {addr} ({}): ports below 1024 need administrator rights. \
+                 Run Mailroom as administrator or as a service (on Linux: sudo, or \
+                 `setcap cap_net_bind_service=+ep` on mailroomd), or try it on high ports with `--port-offset 10000`.",
+                spec.label
+            ),
+            io::ErrorKind::AddrInUse => format!(
+                "Cannot listen on {addr} ({}): another program already uses port {} \
+                 (often another mail server such as Postfix, Exim or hMailServer). \
+                 Stop that program, or start Mailroom with `--port-offset 10000` to use other ports.",
+                spec.label,
+                addr.port()
+            ),
+            io::ErrorKind::AddrNotAvailable => {
+                format!("Cannot listen on {addr}: {} is not an address of this machine; check --bind.", addr.ip())
+            }
+            _ => format!("Cannot listen on {addr} ({}): {e}", spec.label),
+        })
+}
+
+/// Counts open connections, in total and per client address.
+pub struct ConnLimits {
+    max_total: usize,
+    max_per_ip: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// Releases a connection slot on drop.
+pub struct ConnSlot {
+    limits: Arc<ConnLimits>,
+    ip: IpAddr,
+}
+
+impl ConnLimits {
+    /// Limits from the configuration.
+    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
+        Arc::new(Self { max_total, max_per_ip, open: Mutex::new((0, HashMap::new())) })
+    }
+
+    /// A slot for a new connection from `ip`, if the limits allow it.
+    pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<ConnSlot> {
+        let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let per_ip = g.1.get(&ip).copied().unwrap_or(0);
+        if g.0 >= self.max_total || per_ip >= self.max_per_ip {
+            return None;
+        }
+        g.0 += 1;
+        g.1.insert(ip, per_ip + 1);
+        Some(ConnSlot { limits: self.clone(), ip })
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let mut g = self.limits.open.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 = g.0.saturating_sub(1);
+        if let Some(n) = g.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                g.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Everything a connection handler needs.
+pub struct Context {
+    /// Store-backed session backend.
+    pub backend: Arc<MailBackend>,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// TLS for STARTTLS/STLS and implicit TLS.
+    pub tls: TlsAcceptor,
+    /// Connection limits.
+    pub limits: Arc<ConnLimits>,
+    /// Session id source.
+    pub next_session: AtomicU64,
+}
+
+impl Context {
+    fn smtp_config(&self, kind: ListenerKind) -> SmtpConfig {
+        let c = &self.config;
+        SmtpConfig {
+            hostname: c.hostname.clone(),
+            kind,
+            tls: Some(self.tls.clone()),
+            max_message_size: c.max_message_size,
+            max_recipients: c.max_recipients,
+            max_errors: c.max_errors,
+            max_line_length: c.max_line_length,
+            max_hops: c.max_hops,
+            command_timeout: c.command_timeout,
+            data_timeout: c.data_timeout,
+        }
+    }
+}
+
+/// Accepts connections on one listener forever.
+pub async fn accept_loop(listener: TcpListener, spec: ListenerSpec, ctx: Arc<Context>) {
+    let smtp_cfg = match spec.protocol {
+        Protocol::Smtp(kind) => Some(Arc::new(ctx.smtp_config(kind))),
+        Protocol::Pop3 => None,
+    };
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Typically out of file descriptors: back off instead of spinning.
+                tracing::warn!(listener = spec.name, error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        let smtp_cfg = smtp_cfg.clone();
+        tokio::spawn(async move {
+            handle(tcp, peer, spec, ctx, smtp_cfg).await;
+        });
+    }
+}
+
+async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: Arc<Context>, smtp_cfg: Option<Arc<SmtpConfig>>) {
+    let ip = peer.ip();
+    let Some(_slot) = ctx.limits.acquire(ip) else {
+        tracing::warn!(peer = %peer, listener = spec.name, "connection refused: too many connections");
+        if !spec.implicit_tls {
+            let msg: &[u8] = match spec.protocol {
+                Protocol::Smtp(_) => b"421 4.7.0 Too many connections, try again later\r\n",
+                Protocol::Pop3 => b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+            };
+            let _ = tcp.write_all(msg).await;
+        }
+        return;
+    };
+    let session_id = ctx.next_session.fetch_add(1, Ordering::Relaxed);
+    let timeout = match spec.protocol {
+        Protocol::Smtp(_) => ctx.config.command_timeout,
+        Protocol::Pop3 => ctx.config.pop3_timeout,
+    };
+    let mut conn = match Connection::new(tcp, timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(peer = %peer, error = %e, "connection lost at once");
+            return;
+        }
+    };
+    if spec.implicit_tls {
+        if let Err(e) = conn.start_tls(&ctx.tls).await {
+            tracing::info!(session = session_id, peer = %peer, listener = spec.name, error = %e, "TLS handshake failed");
+            return;
+        }
+    }
+    let trusted = ctx.config.trusted_networks.contains(ip);
+    let allow_plaintext_auth = trusted && ctx.config.plaintext_auth_on_trusted;
+    match (spec.protocol, smtp_cfg) {
+        (Protocol::Smtp(_), Some(cfg)) => {
+            let peer_info = PeerInfo { ip, trusted, allow_plaintext_auth };
+            mailroom_smtp::serve(conn, ctx.backend.clone(), cfg, peer_info, session_id).await;
+        }
+        _ => {
+            let cfg = Arc::new(mailroom_pop3::Pop3Config {
+                hostname: ctx.config.hostname.clone(),
+                tls: Some(ctx.tls.clone()),
+                allow_plaintext_auth,
+                timeout: ctx.config.pop3_timeout,
+            });
+            mailroom_pop3::serve(conn, ctx.backend.clone(), cfg, session_id).await;
+        }
+    }
+}

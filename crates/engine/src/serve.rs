@@ -1,0 +1,171 @@
+//! `mailroomd serve`: open the store, bind every listener, write
+//! `runtime.json`, serve until SIGTERM/Ctrl+C.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use anyhow::{Context as _, bail};
+use mailroom_store::Store;
+use mailroom_transport::tls;
+use serde::Serialize;
+
+use crate::backend::MailBackend;
+use crate::config::Config;
+use crate::listeners::{ConnLimits, Context, LISTENERS, accept_loop, bind};
+use crate::paths::{RUNTIME_FILE, TLS_DIR};
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Added to every standard port.
+    pub port_offset: u16,
+    /// How the admin commands should be written in hints (with `--data-dir` if given).
+    pub cli_hint: String,
+}
+
+#[derive(Serialize)]
+struct RuntimeInfo {
+    pid: u32,
+    data_dir: PathBuf,
+    started_at: String,
+    version: &'static str,
+    listeners: BTreeMap<&'static str, SocketAddr>,
+}
+
+/// Runs the engine in the foreground until it is told to stop.
+pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
+    let _log_guard = crate::logging::init_server(data_dir)?;
+    check_not_running(data_dir)?;
+    let store = Arc::new(Store::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?);
+    let config = Arc::new(Config::load(&store)?);
+    let tls_dir = data_dir.join(TLS_DIR);
+    tls::ensure_self_signed(&tls_dir, &config.hostname).context("creating the TLS certificate")?;
+    let acceptor = tls::load_acceptor(&tls_dir)?;
+
+    let mut sockets = Vec::new();
+    let mut problems = Vec::new();
+    for spec in LISTENERS {
+        let port = spec.port.checked_add(opts.port_offset).filter(|p| *p > 0);
+        let Some(port) = port else {
+            problems.push(format!("--port-offset {} pushes {} past port 65535", opts.port_offset, spec.label));
+            continue;
+        };
+        match bind(SocketAddr::new(opts.bind, port), spec) {
+            Ok(l) => sockets.push((*spec, l)),
+            Err(msg) => problems.push(msg),
+        }
+    }
+    if !problems.is_empty() {
+        for p in &problems {
+            tracing::error!("{p}");
+        }
+        bail!("Mailroom could not start:\n  {}", problems.join("\n  "));
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("mailroom").build()?;
+    runtime.block_on(async move {
+        let backend = Arc::new(MailBackend::new(store.clone(), config.clone()));
+        let ctx = Arc::new(Context {
+            backend,
+            config: config.clone(),
+            tls: acceptor,
+            limits: ConnLimits::new(config.max_connections, config.max_connections_per_ip),
+            next_session: AtomicU64::new(1),
+        });
+        let mut listeners = BTreeMap::new();
+        for (spec, std_listener) in sockets {
+            let listener = tokio::net::TcpListener::from_std(std_listener)?;
+            let addr = listener.local_addr()?;
+            listeners.insert(spec.name, addr);
+            tracing::info!(listener = spec.name, address = %addr, "listening");
+            tokio::spawn(accept_loop(listener, spec, ctx.clone()));
+        }
+        let info = RuntimeInfo {
+            pid: std::process::id(),
+            data_dir: data_dir.to_path_buf(),
+            started_at: chrono::Utc::now().to_rfc3339(),
+            version: env!("CARGO_PKG_VERSION"),
+            listeners: listeners.clone(),
+        };
+        write_runtime(data_dir, &info)?;
+        print_banner(data_dir, &store, &config, &listeners, &opts.cli_hint);
+        wait_for_shutdown().await;
+        tracing::info!("stopping");
+        let _ = std::fs::remove_file(data_dir.join(RUNTIME_FILE));
+        anyhow::Ok(())
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    Ok(())
+}
+
+fn check_not_running(data_dir: &Path) -> anyhow::Result<()> {
+    let path = data_dir.join(RUNTIME_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let pid = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["pid"].as_u64());
+    if let Some(pid) = pid {
+        if cfg!(target_os = "linux") && Path::new(&format!("/proc/{pid}")).exists() && pid != u64::from(std::process::id()) {
+            bail!("Mailroom is already running on {} (process {pid}); stop it first", data_dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn write_runtime(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {
+    let tmp = data_dir.join(format!("{RUNTIME_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)?;
+    std::fs::rename(&tmp, data_dir.join(RUNTIME_FILE))?;
+    Ok(())
+}
+
+fn print_banner(
+    data_dir: &Path,
+    store: &Store,
+    config: &Config,
+    listeners: &BTreeMap<&'static str, SocketAddr>,
+    cli: &str,
+) {
+    let mut out = format!("Mailroom {} is running as {}.\nData directory: {}\n", env!("CARGO_PKG_VERSION"), config.hostname, data_dir.display());
+    for spec in LISTENERS {
+        if let Some(addr) = listeners.get(spec.name) {
+            out.push_str(&format!("  {:<40} {}\n", spec.label, addr));
+        }
+    }
+    let domains = store.list_domains().unwrap_or_default();
+    if domains.is_empty() {
+        out.push_str(&format!(
+            "No domains yet. Add your domain and a first mailbox:\n  {cli} domain add example.com\n  {cli} account add alice@example.com --password 'choose-a-password'\n"
+        ));
+    } else {
+        let names: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
+        out.push_str(&format!("Domains: {}\nAdd a mailbox:  {cli} account add name@{} --password '...'\n", names.join(", "), names[0]));
+    }
+    out.push_str("Stop with Ctrl+C.");
+    println!("{out}");
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

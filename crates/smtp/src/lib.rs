@@ -1,0 +1,35 @@
+//! SMTP server for Mailroom: MX (port 25) and submission (587 STARTTLS, 465 TLS).
+//!
+//! The crate is split the sans-IO way:
+//!
+//! * [`command`] parses one command line into a [`Command`];
+//! * [`data`] scans a DATA stream byte by byte (dot-unstuffing, the
+//!   CRLF.CRLF terminator, bare CR/LF and NUL detection, size and line limits)
+//!   without ever doing I/O;
+//! * [`session`] is the state machine: it takes lines and finished message
+//!   bodies and returns [`Step`]s (reply, start TLS, read DATA, read a BDAT
+//!   chunk, close). It asks a [`Backend`] about recipients, logins and
+//!   delivery, so it is unit-tested with a fake one;
+//! * [`server`] is the only part that touches a socket: it moves bytes between
+//!   a [`mailroom_transport::Connection`] and the session.
+//!
+//! Policy decided here, in one place: relaying to non-local recipients needs
+//! an authenticated session or a trusted client address; AUTH is offered only
+//! on submission listeners and only over TLS (unless plaintext is allowed for
+//! a trusted network); DATA ends only at CRLF.CRLF and any message containing
+//! a bare CR or LF is refused with 554 5.6.11 (no SMTP smuggling).
+
+pub mod command;
+pub mod data;
+mod received;
+mod reply;
+mod sasl;
+pub mod server;
+pub mod session;
+
+pub use command::Command;
+pub use reply::Reply;
+pub use server::serve;
+pub use session::{
+    AuthOutcome, Backend, DeliverError, Envelope, ListenerKind, PeerInfo, RcptCheck, Session, SmtpConfig, Step,
+};

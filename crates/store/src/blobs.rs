@@ -1,0 +1,133 @@
+//! Message files: written crash-safely, read whole, removed after the rows.
+//!
+//! Layout: `messages/<first two hex digits of id>/<id>.eml`, temporary files
+//! in `messages/tmp/`. A file becomes visible under its final name only after
+//! its bytes are fsynced; the rename is then made durable by fsyncing the
+//! directory.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The directory of message files.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    /// Opens (creating) the message directory.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        fs::create_dir_all(root.join("tmp"))?;
+        // Leftover temporary files belong to writes that never finished.
+        for entry in fs::read_dir(root.join("tmp"))? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(Self { root: root.to_path_buf() })
+    }
+
+    fn valid_id(id: &str) -> bool {
+        id.len() >= 4 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    /// Where the file of message `id` lives.
+    pub fn path(&self, id: &str) -> PathBuf {
+        self.root.join(&id[..2]).join(format!("{id}.eml"))
+    }
+
+    /// Writes the concatenation of `parts` as message `id` and makes it durable.
+    pub fn write(&self, id: &str, parts: &[&[u8]]) -> io::Result<()> {
+        if !Self::valid_id(id) {
+            return Err(io::Error::other(format!("bad message id {id:?}")));
+        }
+        let tmp = self.root.join("tmp").join(format!("{id}.tmp"));
+        {
+            let mut f = File::create(&tmp)?;
+            for p in parts {
+                f.write_all(p)?;
+            }
+            f.sync_all()?;
+        }
+        let dir = self.root.join(&id[..2]);
+        fs::create_dir_all(&dir)?;
+        fs::rename(&tmp, self.path(id))?;
+        sync_dir(&dir)
+    }
+
+    /// Reads message `id` whole.
+    pub fn read(&self, id: &str) -> io::Result<Vec<u8>> {
+        if !Self::valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("bad message id {id:?}")));
+        }
+        fs::read(self.path(id))
+    }
+
+    /// Removes message `id`; a missing file is not an error.
+    pub fn remove(&self, id: &str) -> io::Result<()> {
+        if !Self::valid_id(id) {
+            return Ok(());
+        }
+        match fs::remove_file(self.path(id)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ids of all message files on disk.
+    pub fn list_ids(&self) -> io::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name == "tmp" || !entry.file_type()?.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(entry.path())? {
+                let file = file?;
+                let fname = file.file_name();
+                if let Some(id) = fname.to_str().and_then(|n| n.strip_suffix(".eml")) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// Makes a rename or creation inside `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// A new message id: milliseconds since the epoch and 64 random bits, in hex,
+/// so ids sort by arrival and never collide in practice.
+pub fn new_message_id() -> String {
+    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    format!("{ms:011x}{:016x}", rand::random::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_remove() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = BlobStore::open(dir.path()).expect("open");
+        let id = new_message_id();
+        blobs.write(&id, &[b"Return-Path: <a@b>\r\n", b"body\r\n"]).expect("write");
+        assert_eq!(blobs.read(&id).expect("read"), b"Return-Path: <a@b>\r\nbody\r\n");
+        assert_eq!(blobs.list_ids().expect("list"), vec![id.clone()]);
+        blobs.remove(&id).expect("remove");
+        assert!(blobs.read(&id).is_err());
+        assert!(blobs.write("../x", &[b"x"]).is_err());
+    }
+}

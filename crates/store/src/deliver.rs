@@ -1,0 +1,113 @@
+//! Accepting a message: local mailboxes and the outbound queue in one commit.
+
+use rusqlite::params;
+
+use crate::blobs::new_message_id;
+use crate::{Error, Result, Store, now_unix};
+
+/// A message to store, with its recipients already resolved.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    /// Envelope sender; empty for the null sender `<>`.
+    pub sender: &'a str,
+    /// Trace header(s) to put in front of the message, each ending in CRLF.
+    pub trace: &'a [u8],
+    /// The message as the client sent it.
+    pub body: &'a [u8],
+    /// Distinct local account ids whose INBOX receives it.
+    pub local_accounts: &'a [i64],
+    /// Distinct remote recipient addresses to queue for delivery.
+    pub remote: &'a [String],
+}
+
+/// What [`Store::deliver`] stored.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryReceipt {
+    /// Id of the local copy (with Return-Path), if any local recipient.
+    pub local_id: Option<String>,
+    /// Id of the queued copy, if any remote recipient.
+    pub queued_id: Option<String>,
+}
+
+impl DeliveryReceipt {
+    /// A single id to show the client ("queued as ...").
+    pub fn display_id(&self) -> &str {
+        self.local_id.as_deref().or(self.queued_id.as_deref()).unwrap_or("-")
+    }
+}
+
+impl Store {
+    /// Stores a message for its local recipients (one shared copy with a
+    /// `Return-Path:` header added) and queues one copy for the remote ones.
+    ///
+    /// Returns only once everything is durable: files fsynced, then one
+    /// database transaction committed with `synchronous=FULL`.
+    pub fn deliver(&self, d: &Delivery<'_>) -> Result<DeliveryReceipt> {
+        if d.local_accounts.is_empty() && d.remote.is_empty() {
+            return Err(Error::Invalid("a message needs at least one recipient".into()));
+        }
+        let mut receipt = DeliveryReceipt::default();
+        let return_path = format!("Return-Path: <{}>\r\n", d.sender);
+        let mut written = Vec::new();
+        let result = (|| -> Result<()> {
+            let mut local_size = 0;
+            if !d.local_accounts.is_empty() {
+                let id = new_message_id();
+                self.blobs.write(&id, &[return_path.as_bytes(), d.trace, d.body])?;
+                local_size = return_path.len() + d.trace.len() + d.body.len();
+                written.push(id.clone());
+                receipt.local_id = Some(id);
+            }
+            if !d.remote.is_empty() {
+                let id = new_message_id();
+                self.blobs.write(&id, &[d.trace, d.body])?;
+                written.push(id.clone());
+                receipt.queued_id = Some(id);
+            }
+            let now = now_unix();
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            if let Some(id) = &receipt.local_id {
+                tx.execute(
+                    "INSERT INTO messages (id, size, received_at) VALUES (?1, ?2, ?3)",
+                    params![id, local_size as i64, now],
+                )?;
+                let mut next = tx.prepare_cached(
+                    "UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1
+                     WHERE account_id = ?1 AND name = 'INBOX' RETURNING id, uid_next - 1, highest_modseq",
+                )?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, internal_date, modseq)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for account in d.local_accounts {
+                    let (mailbox, uid, modseq): (i64, i64, i64) =
+                        next.query_row([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    insert.execute(params![mailbox, uid, id, now, modseq])?;
+                }
+            }
+            if let Some(id) = &receipt.queued_id {
+                tx.execute(
+                    "INSERT INTO messages (id, size, received_at) VALUES (?1, ?2, ?3)",
+                    params![id, (d.trace.len() + d.body.len()) as i64, now],
+                )?;
+                let mut q = tx.prepare_cached(
+                    "INSERT INTO queue (message_id, sender, recipient, next_attempt_at, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                )?;
+                for rcpt in d.remote {
+                    q.execute(params![id, d.sender, rcpt, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for id in &written {
+                let _ = self.blobs.remove(id);
+            }
+            return Err(e);
+        }
+        Ok(receipt)
+    }
+}

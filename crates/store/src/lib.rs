@@ -1,0 +1,142 @@
+//! Mailroom's durable store: one SQLite database plus one file per message.
+//!
+//! Everything the engine remembers lives in a single data directory:
+//!
+//! * `mailroom.db` (SQLite, WAL, `synchronous=FULL`): settings, domains,
+//!   accounts, aliases, distribution lists, mailboxes and their messages
+//!   (UIDs, flags, MODSEQ), and the outbound queue. Schema changes are
+//!   versioned migrations in [`schema`].
+//! * `messages/xx/<id>.eml`: message bytes, written by [`blobs`] to a temporary
+//!   file, fsynced, renamed into place and the directory fsynced.
+//!
+//! Durability contract: [`Store::deliver`] returns only after the message file
+//! is on disk and the database transaction that makes it visible has
+//! committed. A crash before the commit leaves at most an unreferenced file,
+//! which [`Store::open`] sweeps away; a crash after it loses nothing. A
+//! message delivered to many local mailboxes is stored once.
+//!
+//! The store never sees a socket and knows nothing of protocols; its API is
+//! synchronous (SQLite is), and async callers run it on a blocking thread.
+
+mod blobs;
+mod deliver;
+mod directory;
+mod error;
+mod mailbox;
+mod password;
+mod queue;
+mod resolve;
+pub mod schema;
+mod settings;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+pub use blobs::BlobStore;
+pub use deliver::{Delivery, DeliveryReceipt};
+pub use directory::{Account, Alias, Domain, ListInfo, normalize_address, split_address};
+pub use error::{Error, Result};
+pub use mailbox::{DEFAULT_FOLDERS, MailboxInfo, StoredMessage};
+pub use queue::QueueEntry;
+pub use resolve::{Resolution, Target};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "mailroom.db";
+
+/// Handle to the data directory's database and message files.
+pub struct Store {
+    db: Mutex<Connection>,
+    blobs: BlobStore,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, runs pending migrations
+    /// and removes message files left behind by an interrupted delivery.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let conn = Connection::open(dir.join(DB_FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;",
+        )?;
+        let mut conn = conn;
+        schema::migrate(&mut conn)?;
+        let blobs = BlobStore::open(&dir.join("messages"))?;
+        let store = Self { db: Mutex::new(conn), blobs, dir: dir.to_path_buf() };
+        store.sweep_orphans()?;
+        Ok(store)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Message file storage.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (transactions roll back on drop), so a poisoned lock is still usable.
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Deletes message files that no database row refers to. Run at start-up,
+    /// when no delivery can be in flight.
+    fn sweep_orphans(&self) -> Result<()> {
+        let ids = self.blobs.list_ids()?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT 1 FROM messages WHERE id = ?1")?;
+        let mut removed = 0usize;
+        for id in ids {
+            if !stmt.exists([&id])? {
+                self.blobs.remove(&id)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed message files of deliveries that never completed");
+        }
+        Ok(())
+    }
+
+    /// Removes messages that no mailbox and no queue entry refers to any more,
+    /// rows first, then files. Returns how many were removed.
+    pub fn collect_garbage(&self) -> Result<usize> {
+        let ids: Vec<String> = {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            let ids: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM messages m
+                     WHERE NOT EXISTS (SELECT 1 FROM mailbox_messages mm WHERE mm.message_id = m.id)
+                       AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.message_id = m.id)",
+                )?;
+                stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+            };
+            for id in &ids {
+                tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
+            }
+            tx.commit()?;
+            ids
+        };
+        for id in &ids {
+            self.blobs.remove(id)?;
+        }
+        Ok(ids.len())
+    }
+}
+
+pub(crate) fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,109 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version`.
+//!
+//! Each entry of [`MIGRATIONS`] moves the schema one version forward and runs
+//! in its own transaction. Never edit a released migration; append a new one.
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+/// The migrations, in order; version N is reached after `MIGRATIONS[N-1]`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: directory, mailboxes, messages, queue, settings.
+    "CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE domains (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        catch_all TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        local_part TEXT NOT NULL COLLATE NOCASE,
+        password_hash TEXT,
+        quota_bytes INTEGER NOT NULL DEFAULT 0,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        UNIQUE (domain_id, local_part)
+    );
+    CREATE TABLE aliases (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        local_part TEXT NOT NULL COLLATE NOCASE,
+        target TEXT NOT NULL COLLATE NOCASE,
+        UNIQUE (domain_id, local_part, target)
+    );
+    CREATE TABLE lists (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        local_part TEXT NOT NULL COLLATE NOCASE,
+        UNIQUE (domain_id, local_part)
+    );
+    CREATE TABLE list_members (
+        list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+        address TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (list_id, address)
+    );
+    CREATE TABLE mailboxes (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        special_use TEXT,
+        uid_validity INTEGER NOT NULL,
+        uid_next INTEGER NOT NULL DEFAULT 1,
+        highest_modseq INTEGER NOT NULL DEFAULT 1,
+        subscribed INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (account_id, name)
+    );
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        received_at INTEGER NOT NULL
+    );
+    CREATE TABLE mailbox_messages (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        message_id TEXT NOT NULL REFERENCES messages(id),
+        flags TEXT NOT NULL DEFAULT '',
+        internal_date INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX mailbox_messages_by_message ON mailbox_messages(message_id);
+    CREATE TABLE queue (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL REFERENCES messages(id),
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX queue_by_due ON queue(status, next_attempt_at);
+    CREATE INDEX queue_by_message ON queue(message_id);",
+];
+
+/// Brings the database up to the newest schema version.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(Error::TooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "database schema migrated");
+    }
+    Ok(())
+}

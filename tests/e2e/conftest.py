@@ -1,0 +1,102 @@
+"""Fixtures for the Mailroom end-to-end suite.
+
+Each test module gets its own data directory and its own server process
+(`server` fixture), so per-IP authentication throttling and mailbox
+contents never leak between modules. Tests that need a pristine server
+use `fresh_server` instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mailroom import BinaryMissing, MailServer, require_binary  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.fixture(scope="session")
+def mailroomd():
+    try:
+        return require_binary()
+    except BinaryMissing as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, append the log of every server the test could see."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when not in ("setup", "call") or not report.failed:
+        return
+    seen = []
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, MailServer):
+            seen.append(value)
+        elif isinstance(value, ServerFactory):
+            seen.extend(value.servers)
+    for srv in dict((id(s), s) for s in seen).values():
+        report.sections.append((f"mailroomd log ({srv.log_path})", srv.log_text()[-20000:]))
+
+
+class ServerFactory:
+    """Creates provisioned data dirs and servers; stops them all at the end."""
+
+    def __init__(self, tmp_path_factory, binary):
+        self.tmp_path_factory = tmp_path_factory
+        self.binary = binary
+        self.servers: list[MailServer] = []
+
+    def __call__(self, provision: bool = True, start: bool = True, settings: dict | None = None,
+                 **kw) -> MailServer:
+        d = self.tmp_path_factory.mktemp("mailroom")
+        data = d / "data"
+        data.mkdir()
+        srv = MailServer(data_dir=data, log_path=d / "server.log", binary=self.binary, **kw)
+        self.servers.append(srv)
+        if provision:
+            srv.provision()
+        for key, value in (settings or {}).items():
+            srv.cli("settings", "set", key, str(value))
+        if start:
+            srv.start()
+        return srv
+
+    def close(self):
+        errors = []
+        for srv in self.servers:
+            try:
+                srv.stop()
+            except AssertionError as e:
+                errors.append(str(e))
+        assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def server_factory(tmp_path_factory, mailroomd):
+    f = ServerFactory(tmp_path_factory, mailroomd)
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="module")
+def server(server_factory) -> MailServer:
+    """A running, provisioned server shared by the tests of one module."""
+    return server_factory()
+
+
+@pytest.fixture
+def fresh_server(tmp_path_factory, mailroomd):
+    """A running, provisioned server of its own for one test."""
+    f = ServerFactory(tmp_path_factory, mailroomd)
+    srv = f()
+    yield srv
+    f.close()

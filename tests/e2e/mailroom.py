@@ -1,0 +1,571 @@
+"""Helpers shared by the end-to-end tests and the benchmark.
+
+Everything here talks to a real `mailroomd` binary over real sockets:
+process management (start/stop/kill, admin CLI), a small raw SMTP client
+that lets tests send exact bytes, and POP3 helpers built on poplib.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import poplib
+import random
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Messages in these tests can carry long lines (the bad-input tests send
+# megabyte lines); poplib's default 2048-byte line limit would get in the way.
+poplib._MAXLINE = 64 * 1024 * 1024
+
+PASSWORDS = {
+    "alice@example.test": "alice-pw-1",
+    "bob@example.test": "bob-pw-2",
+    "carol@example.test": "carol-pw-3",
+}
+
+PORT_BASES = {"smtp": 25, "submission": 587, "submissions": 465, "pop3": 110, "pop3s": 995}
+
+
+class BinaryMissing(RuntimeError):
+    pass
+
+
+def mailroomd_path() -> Path:
+    """Where the server binary is expected. The tests never build it."""
+    explicit = os.environ.get("MAILROOMD")
+    if explicit:
+        return Path(explicit)
+    target = os.environ.get("CARGO_TARGET_DIR")
+    if target:
+        return Path(target) / "release" / "mailroomd"
+    return REPO / "target" / "release" / "mailroomd"
+
+
+def require_binary() -> Path:
+    path = mailroomd_path()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise BinaryMissing(
+            f"mailroomd binary not found at {path}. Build it first "
+            f"(cargo build --release -p mailroom-engine), or point MAILROOMD at it "
+            f"(or set CARGO_TARGET_DIR to the cargo target directory)."
+        )
+    return path
+
+
+def client_tls_context() -> ssl.SSLContext:
+    """The server uses a self-signed certificate: do not verify it."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+# --------------------------------------------------------------------------
+# Server process
+# --------------------------------------------------------------------------
+
+
+def ports_free(host: str, offset: int) -> bool:
+    for base in PORT_BASES.values():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((host, offset + base))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def pick_offset(host: str = "127.0.0.1") -> int:
+    for _ in range(200):
+        n = random.randint(20000, 40000)
+        if ports_free(host, n):
+            return n
+    raise RuntimeError("could not find a free port offset in 20000..40000")
+
+
+@dataclass
+class MailServer:
+    """One mailroomd data directory, and at most one running server on it."""
+
+    data_dir: Path
+    log_path: Path
+    bind: str = "127.0.0.1"
+    netns: str | None = None  # run `serve` inside this network namespace
+    proc: subprocess.Popen | None = None
+    offset: int | None = None
+    listeners: dict = field(default_factory=dict)
+    binary: Path = field(default_factory=require_binary)
+
+    # ---- admin CLI -------------------------------------------------------
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        cmd = [str(self.binary), "--data-dir", str(self.data_dir), *args]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and res.returncode != 0:
+            raise AssertionError(
+                f"admin command failed ({res.returncode}): {' '.join(cmd)}\n"
+                f"stdout: {res.stdout}\nstderr: {res.stderr}"
+            )
+        return res
+
+    def provision(self) -> None:
+        """example.test with alice, bob and carol."""
+        self.cli("domain", "add", "example.test")
+        for user, pw in PASSWORDS.items():
+            self.cli("account", "add", user, "--password", pw)
+
+    # ---- lifecycle -------------------------------------------------------
+
+    @property
+    def runtime_json(self) -> Path:
+        return self.data_dir / "runtime.json"
+
+    def start(self, timeout: float = 30) -> "MailServer":
+        assert self.proc is None or self.proc.poll() is not None, "server already running"
+        last_error = ""
+        for _attempt in range(5):
+            offset = pick_offset(self.bind) if self.netns is None else random.randint(20000, 40000)
+            cmd = [
+                str(self.binary), "--data-dir", str(self.data_dir),
+                "serve", "--bind", self.bind, "--port-offset", str(offset),
+            ]
+            if self.netns:
+                cmd = ["ip", "netns", "exec", self.netns, *cmd]
+            log = open(self.log_path, "ab")
+            log.write(f"\n===== {time.strftime('%H:%M:%S')} {' '.join(cmd)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            log.close()
+            self.proc, self.offset = proc, offset
+            try:
+                self._wait_ready(timeout)
+                return self
+            except _StartFailed as e:
+                last_error = str(e)
+                self._terminate()
+                continue  # most likely lost a race for a port: new offset
+        raise AssertionError(f"mailroomd did not start: {last_error}\n--- server log ---\n{self.log_text()}")
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise _StartFailed(f"server exited with {self.proc.returncode}")
+            info = self._read_runtime()
+            if info is not None:
+                self.listeners = info["listeners"]
+                if self._all_connectable():
+                    return
+            time.sleep(0.05)
+        raise _StartFailed(f"runtime.json/listeners not ready within {timeout}s")
+
+    def _read_runtime(self) -> dict | None:
+        try:
+            info = json.loads(self.runtime_json.read_text())
+        except (OSError, ValueError):
+            return None
+        # After a kill -9 a stale file from the previous process may remain;
+        # only trust the one written by the process we started.
+        if info.get("pid") != self.proc.pid:
+            return None
+        if not isinstance(info.get("listeners"), dict):
+            return None
+        return info
+
+    def _all_connectable(self) -> bool:
+        for name in PORT_BASES:
+            if name not in self.listeners:
+                return False
+            host, port = self.addr(name)
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+            except OSError:
+                return False
+        return True
+
+    @property
+    def pid(self) -> int:
+        """The mailroomd pid (also under `ip netns exec`, which execs in place)."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def addr(self, name: str) -> tuple[str, int]:
+        value = self.listeners[name]
+        host, _, port = value.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    def port(self, name: str) -> int:
+        return self.addr(name)[1]
+
+    @property
+    def host(self) -> str:
+        return self.addr("smtp")[0]
+
+    def stop(self, timeout: float = 10) -> int | None:
+        """SIGTERM, then SIGKILL if it does not stop within `timeout`."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise AssertionError(f"mailroomd did not stop within {timeout}s of SIGTERM")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def restart(self) -> "MailServer":
+        self.stop()
+        return self.start()
+
+    def _terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def status_field(self, name: str) -> int:
+        """A kB field of /proc/PID/status, e.g. VmRSS or VmHWM, in bytes."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1]) * 1024
+        raise KeyError(name)
+
+    # ---- convenience clients --------------------------------------------
+
+    def smtp(self, name: str = "smtp", **kw) -> "RawSMTP":
+        host, port = self.addr(name)
+        return RawSMTP(host, port, implicit_tls=(name == "submissions"), **kw)
+
+    def smtplib(self, name: str = "smtp") -> smtplib.SMTP:
+        host, port = self.addr(name)
+        if name == "submissions":
+            return smtplib.SMTP_SSL(host, port, context=client_tls_context(), timeout=30)
+        return smtplib.SMTP(host, port, timeout=30)
+
+    def pop3(self, user: str | None = None, password: str | None = None, implicit: bool = False,
+             source: str | None = None) -> poplib.POP3:
+        """A POP3 session, secured (STLS on pop3, or pop3s), logged in if a user is given."""
+        if implicit:
+            host, port = self.addr("pop3s")
+            p = _SourcePOP3SSL(host, port, source, timeout=30)
+        else:
+            host, port = self.addr("pop3")
+            p = _SourcePOP3(host, port, source, timeout=30)
+            p.stls(client_tls_context())
+        if user is not None:
+            p.user(user)
+            p.pass_(password if password is not None else PASSWORDS[user])
+        return p
+
+    def deliver(self, rcpts: str | list[str], message: bytes, sender: str = "sender@remote.test") -> str:
+        """Unauthenticated delivery on the MX port; returns the queue id."""
+        if isinstance(rcpts, str):
+            rcpts = [rcpts]
+        with self.smtp("smtp") as c:
+            c.ehlo()
+            r = c.sendmail(sender, rcpts, message)
+            m = QUEUED_RE.match(r.lines[0])
+            assert m, f"delivery not accepted: {r}"
+            c.quit()
+            return m.group(1)
+
+    def mailbox(self, user: str, source: str | None = None) -> list[bytes]:
+        """Every message in the user's maildrop, as exact bytes, without deleting."""
+        p = self.pop3(user, source=source)
+        try:
+            return retr_all(p)
+        finally:
+            p.quit()
+
+    def wait_mailbox(self, user: str, count: int, timeout: float = 10) -> list[bytes]:
+        """Delivery to local users may be asynchronous: poll until `count` messages."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = self.mailbox(user)
+            if len(msgs) >= count or time.monotonic() > deadline:
+                return msgs
+            time.sleep(0.1)
+
+
+class _StartFailed(Exception):
+    pass
+
+
+class _SourcePOP3(poplib.POP3):
+    """poplib.POP3 that can connect from a chosen local address."""
+
+    def __init__(self, host, port, source, timeout):
+        self._source = source
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._source, 0) if self._source else None)
+
+
+class _SourcePOP3SSL(poplib.POP3_SSL):
+    def __init__(self, host, port, source, timeout):
+        self._source = source
+        super().__init__(host, port, context=client_tls_context(), timeout=timeout)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._source, 0) if self._source else None)
+        return self.context.wrap_socket(sock, server_hostname=self.host)
+
+
+# --------------------------------------------------------------------------
+# POP3 helpers
+# --------------------------------------------------------------------------
+
+
+def retr_bytes(p: poplib.POP3, n: int) -> bytes:
+    resp, lines, octets = p.retr(n)
+    assert resp.startswith(b"+OK"), resp
+    data = b"".join(line + b"\r\n" for line in lines)
+    assert len(data) == octets, (len(data), octets)
+    return data
+
+
+def retr_all(p: poplib.POP3) -> list[bytes]:
+    count, _size = p.stat()
+    return [retr_bytes(p, i) for i in range(1, count + 1)]
+
+
+def split_trace(stored: bytes) -> tuple[bytes, bytes, bytes]:
+    """Split a stored message into (return-path address, Received field, rest).
+
+    The store prepends exactly `Return-Path: <sender>\\r\\n` and one Received
+    field (possibly folded with tab-led continuation lines); everything after
+    that must be the client's bytes.
+    """
+    m = re.match(rb"Return-Path: <([^>\r\n]*)>\r\n", stored)
+    assert m, f"stored message does not start with Return-Path: {stored[:200]!r}"
+    pos = m.end()
+    assert stored.startswith(b"Received: ", pos), f"no Received field after Return-Path: {stored[:300]!r}"
+    end = stored.index(b"\r\n", pos) + 2
+    while stored[end:end + 1] == b"\t":
+        end = stored.index(b"\r\n", end) + 2
+    return m.group(1), stored[pos:end], stored[end:]
+
+
+def body_of(stored: bytes) -> bytes:
+    return split_trace(stored)[2]
+
+
+# --------------------------------------------------------------------------
+# Raw SMTP client: exact bytes on the wire, exact replies back
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    code: int
+    lines: list[str]
+
+    @property
+    def text(self) -> str:
+        """The first line without the code, e.g. '5.1.1 <x@example.test>: ...'."""
+        return self.lines[0][4:]
+
+    @property
+    def full(self) -> str:
+        return "\n".join(self.lines)
+
+    def startswith(self, prefix: str) -> bool:
+        """`reply.startswith("550 5.1.1")`: code and start of the first line."""
+        if not self.lines:
+            return False
+        first = self.lines[0]
+        return (first[:3] + " " + first[4:]).startswith(prefix)
+
+    def __str__(self) -> str:
+        return self.full
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class RawSMTP:
+    def __init__(self, host: str, port: int, implicit_tls: bool = False, timeout: float = 30,
+                 source: str | None = None):
+        self.host, self.port = host, port
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        if implicit_tls:
+            self.sock = client_tls_context().wrap_socket(self.sock)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    # -- wire --
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionClosed(f"server closed the connection (pending {self.buf!r})")
+        self.buf += chunk
+
+    def readline(self) -> str:
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > 100_000:
+                raise AssertionError(f"reply line too long: {self.buf[:200]!r}")
+            self._fill()
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line.decode("utf-8", errors="replace")
+
+    def reply(self) -> Reply:
+        lines = []
+        while True:
+            line = self.readline()
+            assert len(line) >= 3 and line[:3].isdigit(), f"malformed reply line {line!r}"
+            lines.append(line)
+            if len(line) == 3 or line[3] == " ":
+                return Reply(int(line[:3]), lines)
+            assert line[3] == "-", f"malformed reply line {line!r}"
+
+    def cmd(self, line: str | bytes) -> Reply:
+        if isinstance(line, str):
+            line = line.encode()
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def replies_until_quiet(self, quiet: float = 1.0) -> list[Reply]:
+        """Every reply that arrives until the server has been silent for `quiet` s."""
+        out = []
+        old = self.sock.gettimeout()
+        self.sock.settimeout(quiet)
+        try:
+            while True:
+                while self.buf:
+                    out.append(self.reply())
+                try:
+                    self._fill()
+                except (socket.timeout, TimeoutError):
+                    return out
+        finally:
+            self.sock.settimeout(old)
+
+    def is_closed(self, wait: float = 3.0) -> bool:
+        """True if the server closed the connection (EOF) within `wait` seconds."""
+        old = self.sock.gettimeout()
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return True
+        finally:
+            with contextlib.suppress(OSError):
+                self.sock.settimeout(old)
+
+    # -- protocol --
+    def ehlo(self, name: str = "client.test") -> Reply:
+        r = self.cmd(f"EHLO {name}")
+        assert r.code == 250, r
+        return r
+
+    def extensions(self, ehlo: Reply) -> dict[str, str]:
+        out = {}
+        for line in ehlo.lines[1:]:
+            word, _, arg = line[4:].partition(" ")
+            out[word.upper()] = arg
+        return out
+
+    def starttls(self) -> None:
+        r = self.cmd("STARTTLS")
+        assert r.startswith("220"), r
+        assert not self.buf, f"data after the STARTTLS reply: {self.buf!r}"
+        self.sock = client_tls_context().wrap_socket(self.sock)
+
+    def auth_plain(self, user: str, password: str) -> Reply:
+        import base64
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        return self.cmd(f"AUTH PLAIN {token}")
+
+    def data(self, message: bytes) -> Reply:
+        """DATA with dot-stuffing; `message` must end with CRLF."""
+        r = self.cmd("DATA")
+        assert r.code == 354, r
+        self.send(dot_stuff(message) + b".\r\n")
+        return self.reply()
+
+    def sendmail(self, sender: str, rcpts: list[str], message: bytes) -> Reply:
+        r = self.cmd(f"MAIL FROM:<{sender}>")
+        assert r.code == 250, r
+        for rcpt in rcpts:
+            r = self.cmd(f"RCPT TO:<{rcpt}>")
+            assert r.code == 250, r
+        return self.data(message)
+
+    def quit(self) -> None:
+        with contextlib.suppress(Exception):
+            self.cmd("QUIT")
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def dot_stuff(message: bytes) -> bytes:
+    assert message.endswith(b"\r\n")
+    out = re.sub(rb"(^|\r\n)\.", rb"\1..", message)
+    return out
+
+
+QUEUED_RE = re.compile(r"^250 2\.0\.0 Ok: queued as (\S+)")
+
+
+def make_message(sender: str, rcpt: str, subject: str, body: str | bytes, extra_headers: bytes = b"") -> bytes:
+    if isinstance(body, str):
+        body = body.encode()
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    headers = (
+        f"From: <{sender}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{random.getrandbits(64):x}@client.test>\r\n"
+    ).encode() + extra_headers
+    return headers + b"\r\n" + body
+
+
+def which(tool: str) -> str | None:
+    return shutil.which(tool)
