@@ -70,11 +70,7 @@ impl MailBackend {
     /// Takes the exclusive maildrop lock of an account.
     pub fn lock_maildrop(&self, account_id: i64) -> Option<MaildropLock> {
         let mut set = self.maildrop_locks.lock().unwrap_or_else(|p| p.into_inner());
-        if set.insert(account_id) {
-            Some(MaildropLock { account_id, set: self.maildrop_locks.clone() })
-        } else {
-            None
-        }
+        if set.insert(account_id) { Some(MaildropLock { account_id, set: self.maildrop_locks.clone() }) } else { None }
     }
 }
 

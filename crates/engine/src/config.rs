@@ -31,22 +31,102 @@ enum Kind {
 
 /// Every setting the engine knows.
 pub const SETTINGS: &[SettingDef] = &[
-    SettingDef { key: "hostname", help: "Name this server uses in greetings and Received headers (default: the machine's name)", default: "", kind: Kind::Domain },
-    SettingDef { key: "default_domain", help: "Domain added to logins given without @domain", default: "", kind: Kind::Text },
-    SettingDef { key: "max_message_size", help: "Largest message accepted, in bytes", default: "26214400", kind: Kind::Number { min: 1024, max: 1 << 31 } },
-    SettingDef { key: "max_recipients", help: "Most recipients per message", default: "100", kind: Kind::Number { min: 1, max: 100_000 } },
-    SettingDef { key: "max_line_length", help: "Longest line inside a message, in bytes with CRLF (RFC 5321: 1000)", default: "1000", kind: Kind::Number { min: 1000, max: 1 << 20 } },
-    SettingDef { key: "max_errors", help: "Protocol errors before a session is closed", default: "20", kind: Kind::Number { min: 1, max: 1000 } },
-    SettingDef { key: "max_hops", help: "Received headers after which a message is treated as looping", default: "50", kind: Kind::Number { min: 5, max: 500 } },
-    SettingDef { key: "trusted_networks", help: "Networks that may relay without logging in (comma-separated)", default: "127.0.0.0/8,::1/128", kind: Kind::Networks },
-    SettingDef { key: "plaintext_auth_on_trusted", help: "Allow logins without TLS from trusted networks (true/false)", default: "false", kind: Kind::Bool },
-    SettingDef { key: "command_timeout_secs", help: "Seconds to wait for an SMTP command", default: "300", kind: Kind::Number { min: 10, max: 3600 } },
-    SettingDef { key: "data_timeout_secs", help: "Seconds to wait for more message data", default: "180", kind: Kind::Number { min: 10, max: 3600 } },
-    SettingDef { key: "pop3_timeout_secs", help: "Seconds a POP3 session may stay idle (RFC 1939: at least 600)", default: "600", kind: Kind::Number { min: 60, max: 7200 } },
-    SettingDef { key: "max_connections", help: "Most simultaneous client connections in total", default: "1000", kind: Kind::Number { min: 1, max: 100_000 } },
-    SettingDef { key: "max_connections_per_ip", help: "Most simultaneous connections from one address", default: "50", kind: Kind::Number { min: 1, max: 100_000 } },
-    SettingDef { key: "auth_fail_window_secs", help: "How long failed logins are remembered per address", default: "900", kind: Kind::Number { min: 10, max: 86_400 } },
-    SettingDef { key: "auth_fail_block_after", help: "Failed logins from one address before it is refused", default: "10", kind: Kind::Number { min: 1, max: 10_000 } },
+    SettingDef {
+        key: "hostname",
+        help: "Name this server uses in greetings and Received headers (default: the machine's name)",
+        default: "",
+        kind: Kind::Domain,
+    },
+    SettingDef {
+        key: "default_domain",
+        help: "Domain added to logins given without @domain",
+        default: "",
+        kind: Kind::Text,
+    },
+    SettingDef {
+        key: "max_message_size",
+        help: "Largest message accepted, in bytes",
+        default: "26214400",
+        kind: Kind::Number { min: 1024, max: 1 << 31 },
+    },
+    SettingDef {
+        key: "max_recipients",
+        help: "Most recipients per message",
+        default: "100",
+        kind: Kind::Number { min: 1, max: 100_000 },
+    },
+    SettingDef {
+        key: "max_line_length",
+        help: "Longest line inside a message, in bytes with CRLF (RFC 5321: 1000)",
+        default: "1000",
+        kind: Kind::Number { min: 1000, max: 1 << 20 },
+    },
+    SettingDef {
+        key: "max_errors",
+        help: "Protocol errors before a session is closed",
+        default: "20",
+        kind: Kind::Number { min: 1, max: 1000 },
+    },
+    SettingDef {
+        key: "max_hops",
+        help: "Received headers after which a message is treated as looping",
+        default: "50",
+        kind: Kind::Number { min: 5, max: 500 },
+    },
+    SettingDef {
+        key: "trusted_networks",
+        help: "Networks that may relay without logging in (comma-separated)",
+        default: "127.0.0.0/8,::1/128",
+        kind: Kind::Networks,
+    },
+    SettingDef {
+        key: "plaintext_auth_on_trusted",
+        help: "Allow logins without TLS from trusted networks (true/false)",
+        default: "false",
+        kind: Kind::Bool,
+    },
+    SettingDef {
+        key: "command_timeout_secs",
+        help: "Seconds to wait for an SMTP command",
+        default: "300",
+        kind: Kind::Number { min: 10, max: 3600 },
+    },
+    SettingDef {
+        key: "data_timeout_secs",
+        help: "Seconds to wait for more message data",
+        default: "180",
+        kind: Kind::Number { min: 10, max: 3600 },
+    },
+    SettingDef {
+        key: "pop3_timeout_secs",
+        help: "Seconds a POP3 session may stay idle (RFC 1939: at least 600)",
+        default: "600",
+        kind: Kind::Number { min: 60, max: 7200 },
+    },
+    SettingDef {
+        key: "max_connections",
+        help: "Most simultaneous client connections in total",
+        default: "1000",
+        kind: Kind::Number { min: 1, max: 100_000 },
+    },
+    SettingDef {
+        key: "max_connections_per_ip",
+        help: "Most simultaneous connections from one address",
+        default: "50",
+        kind: Kind::Number { min: 1, max: 100_000 },
+    },
+    SettingDef {
+        key: "auth_fail_window_secs",
+        help: "How long failed logins are remembered per address",
+        default: "900",
+        kind: Kind::Number { min: 10, max: 86_400 },
+    },
+    SettingDef {
+        key: "auth_fail_block_after",
+        help: "Failed logins from one address before it is refused",
+        default: "10",
+        kind: Kind::Number { min: 1, max: 10_000 },
+    },
 ];
 
 /// Finds a setting by key.
@@ -56,9 +136,8 @@ pub fn find(key: &str) -> Option<&'static SettingDef> {
 
 /// Checks a value for a setting; the error says what is expected.
 pub fn validate(key: &str, value: &str) -> Result<String, String> {
-    let def = find(key).ok_or_else(|| {
-        format!("there is no setting called \"{key}\"; \"settings list\" shows them all")
-    })?;
+    let def =
+        find(key).ok_or_else(|| format!("there is no setting called \"{key}\"; \"settings list\" shows them all"))?;
     let v = value.trim();
     match def.kind {
         Kind::Text => Ok(v.to_string()),

@@ -42,9 +42,27 @@ pub struct ListenerSpec {
 
 /// The listeners Mailroom opens.
 pub const LISTENERS: &[ListenerSpec] = &[
-    ListenerSpec { name: "smtp", label: "SMTP, incoming mail (STARTTLS)", port: 25, protocol: Protocol::Smtp(ListenerKind::Mx), implicit_tls: false },
-    ListenerSpec { name: "submission", label: "Submission for mail clients (STARTTLS)", port: 587, protocol: Protocol::Smtp(ListenerKind::Submission), implicit_tls: false },
-    ListenerSpec { name: "submissions", label: "Submission over TLS", port: 465, protocol: Protocol::Smtp(ListenerKind::Submissions), implicit_tls: true },
+    ListenerSpec {
+        name: "smtp",
+        label: "SMTP, incoming mail (STARTTLS)",
+        port: 25,
+        protocol: Protocol::Smtp(ListenerKind::Mx),
+        implicit_tls: false,
+    },
+    ListenerSpec {
+        name: "submission",
+        label: "Submission for mail clients (STARTTLS)",
+        port: 587,
+        protocol: Protocol::Smtp(ListenerKind::Submission),
+        implicit_tls: false,
+    },
+    ListenerSpec {
+        name: "submissions",
+        label: "Submission over TLS",
+        port: 465,
+        protocol: Protocol::Smtp(ListenerKind::Submissions),
+        implicit_tls: true,
+    },
     ListenerSpec { name: "pop3", label: "POP3 (STLS)", port: 110, protocol: Protocol::Pop3, implicit_tls: false },
     ListenerSpec { name: "pop3s", label: "POP3 over TLS", port: 995, protocol: Protocol::Pop3, implicit_tls: true },
 ];
@@ -178,7 +196,13 @@ pub async fn accept_loop(listener: TcpListener, spec: ListenerSpec, ctx: Arc<Con
     }
 }
 
-async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: Arc<Context>, smtp_cfg: Option<Arc<SmtpConfig>>) {
+async fn handle(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    spec: ListenerSpec,
+    ctx: Arc<Context>,
+    smtp_cfg: Option<Arc<SmtpConfig>>,
+) {
     let ip = peer.ip();
     let Some(_slot) = ctx.limits.acquire(ip) else {
         tracing::warn!(peer = %peer, listener = spec.name, "connection refused: too many connections");
@@ -203,11 +227,11 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: A
             return;
         }
     };
-    if spec.implicit_tls {
-        if let Err(e) = conn.start_tls(&ctx.tls).await {
-            tracing::info!(session = session_id, peer = %peer, listener = spec.name, error = %e, "TLS handshake failed");
-            return;
-        }
+    if spec.implicit_tls
+        && let Err(e) = conn.start_tls(&ctx.tls).await
+    {
+        tracing::info!(session = session_id, peer = %peer, listener = spec.name, error = %e, "TLS handshake failed");
+        return;
     }
     let trusted = ctx.config.trusted_networks.contains(ip);
     let allow_plaintext_auth = trusted && ctx.config.plaintext_auth_on_trusted;

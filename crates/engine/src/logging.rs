@@ -37,5 +37,6 @@ pub fn init_server(data_dir: &Path) -> anyhow::Result<WorkerGuard> {
 /// Logging for admin commands: warnings and errors on stderr only.
 pub fn init_admin() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_env_filter(filter).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_env_filter(filter).try_init();
 }

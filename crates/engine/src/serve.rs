@@ -41,7 +41,8 @@ struct RuntimeInfo {
 pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     let _log_guard = crate::logging::init_server(data_dir)?;
     check_not_running(data_dir)?;
-    let store = Arc::new(Store::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?);
+    let store =
+        Arc::new(Store::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?);
     let config = Arc::new(Config::load(&store)?);
     let tls_dir = data_dir.join(TLS_DIR);
     tls::ensure_self_signed(&tls_dir, &config.hostname).context("creating the TLS certificate")?;
@@ -107,10 +108,12 @@ fn check_not_running(data_dir: &Path) -> anyhow::Result<()> {
     let path = data_dir.join(RUNTIME_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
     let pid = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["pid"].as_u64());
-    if let Some(pid) = pid {
-        if cfg!(target_os = "linux") && Path::new(&format!("/proc/{pid}")).exists() && pid != u64::from(std::process::id()) {
-            bail!("Mailroom is already running on {} (process {pid}); stop it first", data_dir.display());
-        }
+    if let Some(pid) = pid
+        && cfg!(target_os = "linux")
+        && Path::new(&format!("/proc/{pid}")).exists()
+        && pid != u64::from(std::process::id())
+    {
+        bail!("Mailroom is already running on {} (process {pid}); stop it first", data_dir.display());
     }
     Ok(())
 }
@@ -129,7 +132,12 @@ fn print_banner(
     listeners: &BTreeMap<&'static str, SocketAddr>,
     cli: &str,
 ) {
-    let mut out = format!("Mailroom {} is running as {}.\nData directory: {}\n", env!("CARGO_PKG_VERSION"), config.hostname, data_dir.display());
+    let mut out = format!(
+        "Mailroom {} is running as {}.\nData directory: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        config.hostname,
+        data_dir.display()
+    );
     for spec in LISTENERS {
         if let Some(addr) = listeners.get(spec.name) {
             out.push_str(&format!("  {:<40} {}\n", spec.label, addr));
@@ -142,7 +150,11 @@ fn print_banner(
         ));
     } else {
         let names: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
-        out.push_str(&format!("Domains: {}\nAdd a mailbox:  {cli} account add name@{} --password '...'\n", names.join(", "), names[0]));
+        out.push_str(&format!(
+            "Domains: {}\nAdd a mailbox:  {cli} account add name@{} --password '...'\n",
+            names.join(", "),
+            names[0]
+        ));
     }
     out.push_str("Stop with Ctrl+C.");
     println!("{out}");

@@ -114,12 +114,7 @@ pub async fn serve<B: Backend>(mut conn: Connection, backend: Arc<B>, config: Ar
 }
 
 /// The read–reply loop; returns why it stopped.
-async fn run<B: Backend>(
-    conn: &mut Connection,
-    session: &mut Session<B>,
-    config: &Pop3Config,
-    session_id: u64,
-) -> End {
+async fn run<B: Backend>(conn: &mut Connection, session: &mut Session<B>, config: &Pop3Config, session_id: u64) -> End {
     if conn.send(&session.greeting().bytes).await.is_err() {
         return End::IoError;
     }

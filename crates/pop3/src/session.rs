@@ -138,7 +138,12 @@ impl<B: Backend> Session<B> {
                 Ok(cmd) => {
                     let name = cmd.name();
                     let reply = self.dispatch(cmd);
-                    tracing::debug!(session_id = self.session_id, command = name, ok = !reply.is_error(), "pop3 command");
+                    tracing::debug!(
+                        session_id = self.session_id,
+                        command = name,
+                        ok = !reply.is_error(),
+                        "pop3 command"
+                    );
                     reply
                 }
                 Err(e) => {
@@ -189,13 +194,11 @@ impl<B: Backend> Session<B> {
             Command::Capa => self.capa(),
             Command::Noop => Reply::ok(""),
             Command::Quit => self.quit(),
-            login @ (Command::Stls | Command::User(_) | Command::Pass(_) | Command::Auth { .. }) => {
-                match self.state {
-                    State::Authorization { .. } => self.authorization(login),
-                    State::Transaction(_) => Reply::err("Already logged in"),
-                    State::Done => Reply::err("Session is over").then_close(),
-                }
-            }
+            login @ (Command::Stls | Command::User(_) | Command::Pass(_) | Command::Auth { .. }) => match self.state {
+                State::Authorization { .. } => self.authorization(login),
+                State::Transaction(_) => Reply::err("Already logged in"),
+                State::Done => Reply::err("Session is over").then_close(),
+            },
             other => match self.state {
                 State::Transaction(_) => self.transaction(other),
                 State::Authorization { .. } => {

@@ -156,10 +156,7 @@ async fn full_session_deletes_on_quit() {
     // Pipelined: three commands in one packet, answered in order.
     c.send("STAT\r\nLIST\r\nUIDL\r\n").await;
     assert_eq!(c.line().await, format!("+OK 2 {total}\r\n"));
-    assert_eq!(
-        c.multiline().await,
-        format!("+OK 2 messages ({total} octets)\r\n1 {}\r\n2 23\r\n.\r\n", HELLO.len())
-    );
+    assert_eq!(c.multiline().await, format!("+OK 2 messages ({total} octets)\r\n1 {}\r\n2 23\r\n.\r\n", HELLO.len()));
     assert_eq!(c.multiline().await, "+OK Unique ids follow\r\n1 1700.4\r\n2 1700.12\r\n.\r\n");
 
     c.send("RETR 1\r\n").await;

@@ -1,6 +1,9 @@
 //! Parsing one SMTP command line (RFC 5321 §4.1, with the ESMTP extensions
 //! Mailroom offers) into a [`Command`]. No I/O, no session state.
 
+/// ESMTP parameters of MAIL or RCPT: keyword (upper-cased) and optional value.
+pub type Params = Vec<(String, Option<String>)>;
+
 /// Longest command line accepted, CRLF included (RFC 5321 §4.5.3.1.4).
 pub const MAX_COMMAND_LINE: usize = 512;
 /// Longest AUTH line or SASL response accepted (RFC 4954 §4).
@@ -87,7 +90,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     if verb != "AUTH" && line.len() + 2 > MAX_COMMAND_LINE {
         return Err(ParseError::TooLong);
     }
-    let no_args = |c: Command| if rest.is_empty() { Ok(c) } else { Err(ParseError::Syntax("this command takes no arguments")) };
+    let no_args =
+        |c: Command| if rest.is_empty() { Ok(c) } else { Err(ParseError::Syntax("this command takes no arguments")) };
     match verb.as_str() {
         "EHLO" | "HELO" => {
             let domain = rest.split_whitespace().next().unwrap_or("");
@@ -114,7 +118,9 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             let mut it = rest.split_whitespace();
             let size = it
                 .next()
-                .and_then(|s| if s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 18 { s.parse().ok() } else { None })
+                .and_then(
+                    |s| if s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 18 { s.parse().ok() } else { None },
+                )
                 .ok_or(ParseError::Syntax("use BDAT <size> [LAST]"))?;
             let last = match it.next() {
                 None => false,
@@ -162,7 +168,7 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// Parses `<path> KEY=VALUE KEY ...` (brackets tolerated missing, source
 /// routes dropped).
-fn parse_path_and_params(args: &str) -> Result<(String, Vec<(String, Option<String>)>), ParseError> {
+fn parse_path_and_params(args: &str) -> Result<(String, Params), ParseError> {
     let (path, rest) = if let Some(inner) = args.strip_prefix('<') {
         let end = find_path_end(inner).ok_or(ParseError::Syntax("the address is missing its closing >"))?;
         (&inner[..end], &inner[end + 1..])
@@ -247,7 +253,10 @@ mod tests {
             parse(b"MAIL FROM:<Smith@bar.com>\r\n"),
             Ok(Command::Mail { from: "Smith@bar.com".into(), params: vec![] })
         );
-        assert_eq!(parse(b"RCPT TO:<Jones@foo.com>\r\n"), Ok(Command::Rcpt { to: "Jones@foo.com".into(), params: vec![] }));
+        assert_eq!(
+            parse(b"RCPT TO:<Jones@foo.com>\r\n"),
+            Ok(Command::Rcpt { to: "Jones@foo.com".into(), params: vec![] })
+        );
         assert_eq!(parse(b"MAIL FROM:<>\r\n"), Ok(Command::Mail { from: "".into(), params: vec![] }));
         assert_eq!(
             parse(b"RCPT TO:<@hosta.int,@jkl.org:userc@d.bar.org>\r\n"),

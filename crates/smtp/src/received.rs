@@ -22,7 +22,8 @@ pub struct TraceInfo<'a> {
 pub fn header(t: &TraceInfo<'_>) -> Vec<u8> {
     let helo: String = t.helo.chars().filter(|c| !c.is_control() && *c != '(' && *c != ')').take(100).collect();
     let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000");
-    let mut h = format!("Received: from {helo} ([{}])\r\n\tby {} (Mailroom) with {} id {}", t.ip, t.hostname, t.protocol, t.id);
+    let mut h =
+        format!("Received: from {helo} ([{}])\r\n\tby {} (Mailroom) with {} id {}", t.ip, t.hostname, t.protocol, t.id);
     if let Some(r) = t.single_rcpt {
         h.push_str(&format!("\r\n\tfor <{r}>"));
     }

@@ -16,7 +16,13 @@ use crate::session::{Backend, PeerInfo, Session, SmtpConfig, Step};
 
 /// Runs one SMTP session to its end. For implicit-TLS listeners the caller
 /// completes the handshake before calling this.
-pub async fn serve<B: Backend>(mut conn: Connection, backend: Arc<B>, cfg: Arc<SmtpConfig>, peer: PeerInfo, session_id: u64) {
+pub async fn serve<B: Backend>(
+    mut conn: Connection,
+    backend: Arc<B>,
+    cfg: Arc<SmtpConfig>,
+    peer: PeerInfo,
+    session_id: u64,
+) {
     let started = std::time::Instant::now();
     tracing::info!(session = session_id, peer = %conn.peer(), listener = ?cfg.kind, tls = conn.is_tls(), "smtp session started");
     let mut session = Session::new(cfg.clone(), backend, peer, conn.is_tls(), session_id);
@@ -51,7 +57,12 @@ async fn run<B: Backend>(conn: &mut Connection, session: &mut Session<B>, cfg: &
 
 /// Carries out one step (and the steps that follow from it). Returns false
 /// when the session is over.
-async fn apply<B: Backend>(conn: &mut Connection, session: &mut Session<B>, cfg: &SmtpConfig, first: Step) -> io::Result<bool> {
+async fn apply<B: Backend>(
+    conn: &mut Connection,
+    session: &mut Session<B>,
+    cfg: &SmtpConfig,
+    first: Step,
+) -> io::Result<bool> {
     let mut step = first;
     loop {
         match step {

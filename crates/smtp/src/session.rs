@@ -244,7 +244,11 @@ impl<B: Backend> Session<B> {
         self.errors += 1;
         if self.errors >= self.cfg.max_errors {
             tracing::info!(session = self.session_id, peer = %self.peer.ip, "too many errors, closing");
-            return Step::Close(Reply::new(421, "4.7.0", format!("{} Too many errors, closing connection", self.cfg.hostname)));
+            return Step::Close(Reply::new(
+                421,
+                "4.7.0",
+                format!("{} Too many errors, closing connection", self.cfg.hostname),
+            ));
         }
         r(code, enhanced, text)
     }
@@ -464,7 +468,11 @@ impl<B: Backend> Session<B> {
             return self.fail(503, "5.5.1", "Send MAIL first");
         };
         if defects.too_big {
-            return self.fail(552, "5.3.4", format!("Message too big: the limit here is {} bytes", self.cfg.max_message_size));
+            return self.fail(
+                552,
+                "5.3.4",
+                format!("Message too big: the limit here is {} bytes", self.cfg.max_message_size),
+            );
         }
         if defects.bare_line_ending {
             tracing::warn!(session = self.session_id, peer = %self.peer.ip, "message with bare CR or LF refused");
@@ -481,7 +489,10 @@ impl<B: Backend> Session<B> {
             return self.fail(
                 554,
                 "5.6.0",
-                format!("Message refused: a line is longer than {} octets (RFC 5321 section 4.5.3.1.6)", self.cfg.max_line_length),
+                format!(
+                    "Message refused: a line is longer than {} octets (RFC 5321 section 4.5.3.1.6)",
+                    self.cfg.max_line_length
+                ),
             );
         }
         if count_hops(&body) >= self.cfg.max_hops {
@@ -490,7 +501,13 @@ impl<B: Backend> Session<B> {
         self.transactions += 1;
         let trace_id = format!("{:x}{:04x}", self.session_id, self.transactions);
         let protocol = {
-            let mut p = String::from(if tx.smtputf8 { "UTF8SMTP" } else if self.esmtp { "ESMTP" } else { "SMTP" });
+            let mut p = String::from(if tx.smtputf8 {
+                "UTF8SMTP"
+            } else if self.esmtp {
+                "ESMTP"
+            } else {
+                "SMTP"
+            });
             if self.esmtp && self.tls {
                 p.push('S');
             }
@@ -549,7 +566,11 @@ impl<B: Backend> Session<B> {
 
     fn auth(&mut self, mechanism: String, initial: Option<String>) -> Step {
         if self.cfg.kind == ListenerKind::Mx {
-            return self.fail(503, "5.5.1", "AUTH is not offered on this port; mail clients should use port 587 or 465");
+            return self.fail(
+                503,
+                "5.5.1",
+                "AUTH is not offered on this port; mail clients should use port 587 or 465",
+            );
         }
         if !self.tls && !self.peer.allow_plaintext_auth {
             return self.fail(538, "5.7.11", "Encryption required: send STARTTLS before logging in");

@@ -242,9 +242,8 @@ impl Store {
     }
 
     fn update_account(&self, address: &str, sql: &str, value: &dyn rusqlite::ToSql) -> Result<()> {
-        let account = self
-            .account(address)?
-            .ok_or_else(|| Error::NotFound(format!("there is no account {address}")))?;
+        let account =
+            self.account(address)?.ok_or_else(|| Error::NotFound(format!("there is no account {address}")))?;
         self.conn().execute(sql, params![value, account.id])?;
         Ok(())
     }
@@ -270,9 +269,8 @@ impl Store {
 
     /// Removes an account and all its mail.
     pub fn remove_account(&self, address: &str) -> Result<()> {
-        let account = self
-            .account(address)?
-            .ok_or_else(|| Error::NotFound(format!("there is no account {address}")))?;
+        let account =
+            self.account(address)?.ok_or_else(|| Error::NotFound(format!("there is no account {address}")))?;
         self.conn().execute("DELETE FROM accounts WHERE id = ?1", [account.id])?;
         self.collect_garbage()?;
         tracing::info!(account = %account.address, "account removed");
@@ -366,7 +364,9 @@ impl Store {
                 "DELETE FROM aliases WHERE domain_id = ?1 AND local_part = ?2 AND target = ?3",
                 params![domain_id, local, normalize_address(t)?],
             )?,
-            None => conn.execute("DELETE FROM aliases WHERE domain_id = ?1 AND local_part = ?2", params![domain_id, local])?,
+            None => {
+                conn.execute("DELETE FROM aliases WHERE domain_id = ?1 AND local_part = ?2", params![domain_id, local])?
+            }
         };
         if n == 0 {
             return Err(Error::NotFound(format!("there is no alias {address}")));

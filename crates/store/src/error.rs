@@ -22,7 +22,9 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// The database was written by a newer Mailroom.
-    #[error("the data directory was created by a newer Mailroom (schema {found}, this version knows up to {known}); upgrade Mailroom")]
+    #[error(
+        "the data directory was created by a newer Mailroom (schema {found}, this version knows up to {known}); upgrade Mailroom"
+    )]
     TooNew {
         /// Version found on disk.
         found: i64,

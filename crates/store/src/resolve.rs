@@ -51,7 +51,7 @@ impl Store {
         let address = address.trim().to_lowercase();
         let Some((_, domain)) = split_address(&address) else { return Ok(Resolution::Unknown) };
         let conn = self.conn();
-        let Some((domain_id, catch_all)) = conn
+        let Some((_domain_id, catch_all)) = conn
             .query_row("SELECT id, catch_all FROM domains WHERE name = ?1", [domain], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
             })
@@ -71,11 +71,10 @@ impl Store {
         }
         let mut out = Vec::new();
         let mut seen = HashSet::new();
-        if !expand(&conn, &address, 0, &mut seen, &mut out)? {
-            if let Some(target) = catch_all {
-                let _ = domain_id;
-                expand(&conn, &target, 1, &mut seen, &mut out)?;
-            }
+        if !expand(&conn, &address, 0, &mut seen, &mut out)?
+            && let Some(target) = catch_all
+        {
+            expand(&conn, &target, 1, &mut seen, &mut out)?;
         }
         dedup(&mut out);
         Ok(if out.is_empty() { Resolution::Unknown } else { Resolution::Local(out) })
@@ -142,7 +141,9 @@ fn expand(
         return Ok(true);
     }
     let list: Option<i64> = conn
-        .prepare_cached("SELECT l.id FROM lists l JOIN domains d ON d.id = l.domain_id WHERE d.name = ?1 AND l.local_part = ?2")?
+        .prepare_cached(
+            "SELECT l.id FROM lists l JOIN domains d ON d.id = l.domain_id WHERE d.name = ?1 AND l.local_part = ?2",
+        )?
         .query_row(params![domain, local], |r| r.get(0))
         .optional()?;
     if let Some(list_id) = list {
@@ -155,10 +156,10 @@ fn expand(
         }
         return Ok(true);
     }
-    if let Some((base, _tag)) = local.split_once('+') {
-        if !base.is_empty() {
-            return expand(conn, &format!("{base}@{domain}"), depth, seen, out);
-        }
+    if let Some((base, _tag)) = local.split_once('+')
+        && !base.is_empty()
+    {
+        return expand(conn, &format!("{base}@{domain}"), depth, seen, out);
     }
     Ok(false)
 }

@@ -20,9 +20,7 @@ impl NetSet {
                 Err(_) => match IpAddr::from_str(part) {
                     Ok(ip) => IpNet::from(ip),
                     Err(_) => {
-                        return Err(format!(
-                            "\"{part}\" is not a network; write it like 192.168.1.0/24 or 10.0.0.5"
-                        ));
+                        return Err(format!("\"{part}\" is not a network; write it like 192.168.1.0/24 or 10.0.0.5"));
                     }
                 },
             };

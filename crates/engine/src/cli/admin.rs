@@ -31,7 +31,10 @@ fn domain(store: &Store, c: DomainCmd) -> anyhow::Result<()> {
     match c {
         DomainCmd::Add { name } => {
             let d = store.add_domain(&name)?;
-            println!("Added domain {}. Its postmaster@{} mailbox was created; give it a password with \"account passwd postmaster@{}\".", d.name, d.name, d.name);
+            println!(
+                "Added domain {}. Its postmaster@{} mailbox was created; give it a password with \"account passwd postmaster@{}\".",
+                d.name, d.name, d.name
+            );
         }
         DomainCmd::List => {
             let domains = store.list_domains()?;
@@ -203,7 +206,11 @@ fn list(store: &Store, c: ListCmd) -> anyhow::Result<()> {
                 println!("No distribution lists.");
             }
             for l in lists {
-                println!("{}: {}", l.address, if l.members.is_empty() { "(no members)".into() } else { l.members.join(", ") });
+                println!(
+                    "{}: {}",
+                    l.address,
+                    if l.members.is_empty() { "(no members)".into() } else { l.members.join(", ") }
+                );
             }
         }
     }

@@ -208,10 +208,7 @@ fn auth_plain_cancel_and_errors() {
         text(&send(&mut s, "AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==")),
         "-ERR [AUTH] Logging in as another user is not supported\r\n"
     );
-    assert_eq!(
-        text(&send(&mut s, "AUTH CRAM-MD5")),
-        "-ERR Unsupported authentication mechanism; use PLAIN\r\n"
-    );
+    assert_eq!(text(&send(&mut s, "AUTH CRAM-MD5")), "-ERR Unsupported authentication mechanism; use PLAIN\r\n");
     assert!(fake.logins().is_empty());
     // base64("\0alice\0wrong")
     let r = send(&mut s, "AUTH PLAIN AGFsaWNlAHdyb25n");

@@ -73,11 +73,7 @@ impl Backend for Fake {
     }
 
     fn lock(&self, account_id: i64) -> Option<Box<dyn Send>> {
-        if lock(&self.0.locked).insert(account_id) {
-            Some(Box::new(Guard(self.0.clone(), account_id)))
-        } else {
-            None
-        }
+        if lock(&self.0.locked).insert(account_id) { Some(Box::new(Guard(self.0.clone(), account_id))) } else { None }
     }
 
     fn maildrop(&self, account_id: i64) -> io::Result<Maildrop> {

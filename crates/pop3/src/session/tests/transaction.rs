@@ -45,10 +45,7 @@ fn uidl_is_uidvalidity_dot_uid() {
 fn retr_sends_the_message_dot_stuffed() {
     let (mut s, _) = logged_in();
     let r = send(&mut s, "RETR 1");
-    assert_eq!(
-        text(&r),
-        format!("+OK {} octets\r\nSubject: one\r\n\r\nHello\r\n..hidden\r\n.\r\n", size1())
-    );
+    assert_eq!(text(&r), format!("+OK {} octets\r\nSubject: one\r\n\r\nHello\r\n..hidden\r\n.\r\n", size1()));
     assert_eq!(s.summary().retrieved, 1);
 }
 
@@ -65,10 +62,7 @@ fn retr_turns_bare_lf_into_crlf() {
 fn retr_errors() {
     let (mut s, _) = logged_in();
     assert_eq!(text(&send(&mut s, "RETR 4")), "-ERR No such message\r\n");
-    assert_eq!(
-        text(&send(&mut s, "RETR 3")),
-        "-ERR [SYS/TEMP] The message could not be read, try again later\r\n"
-    );
+    assert_eq!(text(&send(&mut s, "RETR 3")), "-ERR [SYS/TEMP] The message could not be read, try again later\r\n");
     assert_eq!(text(&send(&mut s, "RETR")), "-ERR Syntax error, usage: RETR message-number\r\n");
     assert_eq!(s.summary().retrieved, 0);
 }
@@ -86,10 +80,7 @@ fn top_sends_headers_and_n_body_lines() {
         "+OK Top of message follows\r\nSubject: one\r\n\r\nHello\r\n..hidden\r\n.\r\n"
     );
     assert_eq!(text(&send(&mut s, "TOP 9 1")), "-ERR No such message\r\n");
-    assert_eq!(
-        text(&send(&mut s, "TOP 3 1")),
-        "-ERR [SYS/TEMP] The message could not be read, try again later\r\n"
-    );
+    assert_eq!(text(&send(&mut s, "TOP 3 1")), "-ERR [SYS/TEMP] The message could not be read, try again later\r\n");
     assert_eq!(s.summary().retrieved, 0, "TOP is not a retrieval");
 }
 
