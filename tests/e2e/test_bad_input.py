@@ -329,7 +329,7 @@ def test_huge_message_memory_is_bounded(small_server, shape):
 # ---------------------------------------------------------------- authentication throttling
 
 def _auth_attempt(server, password: str, source: str | None = None) -> tuple[RawSMTP, object, float]:
-    c = RawSMTP(*server.addr("submissions"), timeout=30, source=source)
+    c = RawSMTP(*server.addr("submissions"), implicit_tls=True, timeout=30, source=source)
     c.ehlo()
     start = time.monotonic()
     try:
@@ -353,7 +353,8 @@ def test_correct_login_works_after_three_failures(fresh_server):
 
 @pytest.mark.slow
 def test_failed_logins_are_delayed_then_blocked(fresh_server):
-    for n in range(1, 10):
+    # Ten counted failures, each answered 535 after min(n-1, 5) seconds.
+    for n in range(1, 11):
         if n == 6:
             # While this IP waits out a 5 s penalty, other clients are served.
             holder = {}
@@ -372,9 +373,10 @@ def test_failed_logins_are_delayed_then_blocked(fresh_server):
         assert r.startswith("535 5.7.8"), f"failure {n}: {r}"
         assert expected - 0.25 <= took <= expected + 2.0, f"failure {n}: answered after {took:.2f}s, expected {expected}s"
 
-    # The 10th failure: 421 4.7.0 and the connection is closed.
+    # With ten failures on record, the next AUTH gets 421 4.7.0 and the
+    # connection is closed.
     c, r, _ = _auth_attempt(fresh_server, "wrong")
-    assert r.startswith("421 4.7.0"), f"failure 10: {r}"
+    assert r.startswith("421 4.7.0"), f"AUTH after 10 failures: {r}"
     assert c.is_closed(), "connection left open after 421"
     c.close()
 

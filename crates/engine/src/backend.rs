@@ -154,7 +154,8 @@ impl mailroom_pop3::Backend for MailBackend {
         match self.login(peer, user, password) {
             Login::Ok(account_id, address) => mailroom_pop3::AuthOutcome::Ok { account_id, address },
             Login::Failed(delay) => mailroom_pop3::AuthOutcome::Failed { delay },
-            Login::Blocked | Login::Error => mailroom_pop3::AuthOutcome::Blocked,
+            Login::Blocked => mailroom_pop3::AuthOutcome::Blocked,
+            Login::Error => mailroom_pop3::AuthOutcome::TempFail,
         }
     }
 

@@ -28,6 +28,8 @@ pub enum AuthOutcome {
     /// Too many failures from this address: answer `-ERR [AUTH]...` and close
     /// the connection.
     Blocked,
+    /// The account store could not answer: `-ERR [SYS/TEMP]`, try later.
+    TempFail,
 }
 
 /// One message of a maildrop snapshot.

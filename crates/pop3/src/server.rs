@@ -93,7 +93,7 @@ pub async fn serve<B: Backend>(mut conn: Connection, backend: Arc<B>, config: Ar
         allow_plaintext_auth: config.allow_plaintext_auth,
     };
     let mut session = Session::new(Blocking(backend), session_config, peer.ip(), session_id);
-    tracing::info!(session_id, peer = %peer, tls = conn.is_tls(), "pop3 session started");
+    tracing::info!(session = session_id, peer = %peer, tls = conn.is_tls(), "pop3 session started");
 
     let end = run(&mut conn, &mut session, &config, session_id).await;
 
@@ -102,7 +102,7 @@ pub async fn serve<B: Backend>(mut conn: Connection, backend: Arc<B>, config: Ar
     drop(session);
     conn.shutdown().await;
     tracing::info!(
-        session_id,
+        session = session_id,
         peer = %peer,
         tls = conn.is_tls(),
         account = summary.account.as_deref().unwrap_or(""),
@@ -129,7 +129,7 @@ async fn run<B: Backend>(conn: &mut Connection, session: &mut Session<B>, config
                 return End::Timeout;
             }
             Err(e) => {
-                tracing::debug!(session_id, error = %e, "pop3 read failed");
+                tracing::debug!(session = session_id, error = %e, "pop3 read failed");
                 return End::IoError;
             }
         };
@@ -161,11 +161,11 @@ async fn run<B: Backend>(conn: &mut Connection, session: &mut Session<B>, config
                 // Flushes the +OK, then drops any plaintext pipelined behind STLS.
                 match conn.start_tls(acceptor).await {
                     Ok(()) => {
-                        tracing::debug!(session_id, "pop3 tls started");
+                        tracing::debug!(session = session_id, "pop3 tls started");
                         session.tls_started();
                     }
                     Err(e) => {
-                        tracing::info!(session_id, error = %e, "pop3 tls handshake failed");
+                        tracing::info!(session = session_id, error = %e, "pop3 tls handshake failed");
                         return End::TlsFailed;
                     }
                 }

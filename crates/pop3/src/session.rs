@@ -138,16 +138,11 @@ impl<B: Backend> Session<B> {
                 Ok(cmd) => {
                     let name = cmd.name();
                     let reply = self.dispatch(cmd);
-                    tracing::debug!(
-                        session_id = self.session_id,
-                        command = name,
-                        ok = !reply.is_error(),
-                        "pop3 command"
-                    );
+                    tracing::debug!(session = self.session_id, command = name, ok = !reply.is_error(), "pop3 command");
                     reply
                 }
                 Err(e) => {
-                    tracing::debug!(session_id = self.session_id, error = %e, "pop3 unparsable command");
+                    tracing::debug!(session = self.session_id, error = %e, "pop3 unparsable command");
                     Reply::err(&e.to_string())
                 }
             }
@@ -164,7 +159,7 @@ impl<B: Backend> Session<B> {
         } else {
             Reply::err("Line too long")
         };
-        tracing::debug!(session_id = self.session_id, "pop3 line too long");
+        tracing::debug!(session = self.session_id, "pop3 line too long");
         self.count_errors(reply)
     }
 
@@ -244,7 +239,7 @@ impl<B: Backend> Session<B> {
             Ok(()) => {
                 self.summary.deleted = uids.len();
                 tracing::info!(
-                    session_id = self.session_id,
+                    session = self.session_id,
                     account = %tx.address,
                     deleted = uids.len(),
                     "pop3 deleted messages"
@@ -253,7 +248,7 @@ impl<B: Backend> Session<B> {
             }
             Err(e) => {
                 tracing::error!(
-                    session_id = self.session_id,
+                    session = self.session_id,
                     account = %tx.address,
                     error = %e,
                     "pop3 could not delete messages"
@@ -275,7 +270,7 @@ impl<B: Backend> Session<B> {
         self.errors += 1;
         if self.errors >= MAX_ERRORS && reply.next == Next::Continue {
             tracing::warn!(
-                session_id = self.session_id,
+                session = self.session_id,
                 peer = %self.peer,
                 errors = self.errors,
                 "pop3 session closed after too many errors"

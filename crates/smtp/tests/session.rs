@@ -185,10 +185,10 @@ fn bdat_chunks_form_one_message() {
     s.line(b"MAIL FROM:<a@remote.test>\r\n");
     s.line(b"RCPT TO:<alice@example.test>\r\n");
     for (chunk, last) in [(&b"Subject: b\r\n"[..], false), (b"\r\nbody\r\n", true)] {
-        assert_eq!(s.line(format!("BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" }).as_bytes()), Step::ReadBdat {
-            size: chunk.len() as u64,
-            last
-        });
+        assert_eq!(
+            s.line(format!("BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" }).as_bytes()),
+            Step::ReadBdat { size: chunk.len() as u64, last }
+        );
         let (sink, keep) = s.bdat_sink();
         assert!(keep >= chunk.len());
         sink.expect("sink").extend_from_slice(chunk);

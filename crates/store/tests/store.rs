@@ -47,7 +47,10 @@ fn resolution_order_and_expansion() {
     s.add_list_member("team@example.test", "bob@example.test").expect("member");
     s.add_list_member("team@example.test", "sales@example.test").expect("member");
     assert_eq!(account_ids(s.resolve("alice@example.test").expect("r")), ["alice@example.test"]);
-    assert_eq!(account_ids(s.resolve("sales@example.test").expect("r")), ["alice@example.test", "remote:out@remote.test"]);
+    assert_eq!(
+        account_ids(s.resolve("sales@example.test").expect("r")),
+        ["alice@example.test", "remote:out@remote.test"]
+    );
     assert_eq!(
         account_ids(s.resolve("team@example.test").expect("r")),
         ["bob@example.test", "alice@example.test", "remote:out@remote.test"]
@@ -109,7 +112,11 @@ fn one_copy_for_many_local_recipients_and_queue_copy() {
         .expect("deliver");
     let local = receipt.local_id.clone().expect("local copy");
     let queued = receipt.queued_id.clone().expect("queued copy");
-    assert_eq!(s.blobs().list_ids().expect("ids").len(), 2, "one local file shared by both accounts, one for the queue");
+    assert_eq!(
+        s.blobs().list_ids().expect("ids").len(),
+        2,
+        "one local file shared by both accounts, one for the queue"
+    );
     let inbox_a = s.mailbox(a, "inbox").expect("q").expect("INBOX");
     let inbox_b = s.mailbox(b, "INBOX").expect("q").expect("INBOX");
     let ma = s.messages(inbox_a.id).expect("list");
@@ -157,7 +164,8 @@ fn files_of_unfinished_deliveries_are_swept_at_open() {
 fn removing_an_account_frees_its_mail() {
     let (_d, s) = store();
     let a = s.account("alice@example.test").expect("q").expect("a").id;
-    s.deliver(&Delivery { sender: "", trace: b"", body: b"x\r\n", local_accounts: &[a], remote: &[] }).expect("deliver");
+    s.deliver(&Delivery { sender: "", trace: b"", body: b"x\r\n", local_accounts: &[a], remote: &[] })
+        .expect("deliver");
     assert_eq!(s.blobs().list_ids().expect("ids").len(), 1);
     s.remove_account("alice@example.test").expect("remove");
     assert!(s.blobs().list_ids().expect("ids").is_empty());

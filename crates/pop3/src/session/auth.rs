@@ -120,32 +120,33 @@ impl<B: Backend> Session<B> {
         match self.backend.authenticate(self.peer, user, password) {
             AuthOutcome::Ok { account_id, address } => self.open_maildrop(account_id, address),
             AuthOutcome::Failed { delay } => {
-                tracing::warn!(session_id = self.session_id, peer = %self.peer, user, "pop3 authentication failed");
+                tracing::warn!(session = self.session_id, peer = %self.peer, user, "pop3 authentication failed");
                 Reply::err("[AUTH] Authentication failed").delayed(delay)
             }
             AuthOutcome::Blocked => {
                 tracing::warn!(
-                    session_id = self.session_id,
+                    session = self.session_id,
                     peer = %self.peer,
                     user,
                     "pop3 login refused: too many failures from this address"
                 );
                 Reply::err("[AUTH] Too many failed logins from your address, try again later").then_close()
             }
+            AuthOutcome::TempFail => Reply::err("[SYS/TEMP] The server cannot check logins right now, try again later"),
         }
     }
 
     /// Takes the maildrop lock and the snapshot, entering TRANSACTION.
     fn open_maildrop(&mut self, account_id: i64, address: String) -> Reply {
         let Some(lock) = self.backend.lock(account_id) else {
-            tracing::info!(session_id = self.session_id, account = %address, "pop3 maildrop in use");
+            tracing::info!(session = self.session_id, account = %address, "pop3 maildrop in use");
             return Reply::err("[IN-USE] Mailbox is in use by another session");
         };
         let drop = match self.backend.maildrop(account_id) {
             Ok(drop) => drop,
             Err(e) => {
                 tracing::error!(
-                    session_id = self.session_id,
+                    session = self.session_id,
                     account = %address,
                     error = %e,
                     "pop3 could not read the maildrop"
@@ -156,7 +157,7 @@ impl<B: Backend> Session<B> {
         let snapshot = Snapshot::new(drop);
         let (count, size) = snapshot.stat();
         tracing::info!(
-            session_id = self.session_id,
+            session = self.session_id,
             peer = %self.peer,
             account = %address,
             messages = count,

@@ -52,7 +52,7 @@ impl<B: Backend> Session<B> {
                     }
                     Err(e) => {
                         tracing::error!(
-                            session_id = self.session_id,
+                            session = self.session_id,
                             account = %tx.address,
                             message_id = %m.message_id,
                             error = %e,
@@ -70,7 +70,7 @@ impl<B: Backend> Session<B> {
                     Ok(bytes) => Reply::message("Top of message follows", response::top(&bytes, lines)),
                     Err(e) => {
                         tracing::error!(
-                            session_id = self.session_id,
+                            session = self.session_id,
                             account = %tx.address,
                             message_id = %m.message_id,
                             error = %e,
