@@ -58,7 +58,7 @@ def require_binary() -> Path:
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise BinaryMissing(
             f"mailroomd binary not found at {path}. Build it first "
-            f"(cargo build --release -p mailroom-engine), or point MAILROOMD at it "
+            f"(cargo build --release), or point MAILROOMD at it "
             f"(or set CARGO_TARGET_DIR to the cargo target directory)."
         )
     return path

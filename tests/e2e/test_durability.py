@@ -142,6 +142,7 @@ def test_accepted_mail_survives_stop(fresh_server, how):
     fresh_server.start()
     found = check_maildrops(fresh_server, accepted, attempted)
     assert found >= len(accepted)
+    print(f"\n{how}: {len(accepted)} accepted, {len(attempted)} attempted, {found} stored")
 
     # A second round on the recovered data directory.
     accepted2, attempted2 = run_load_and_stop(fresh_server, how, 2, duration=1.0)

@@ -72,6 +72,25 @@ def test_unauthenticated_delivery_to_local_user(server):
     assert queue_id
 
 
+def test_session_basics(server):
+    with server.smtp("smtp") as c:
+        assert c.greeting.code == 220
+        assert c.cmd("HELO client.test").code == 250
+        assert c.cmd("NOOP").code == 250
+        assert c.cmd(f"MAIL FROM:<{SENDER}>").code == 250
+        assert c.cmd(f"RCPT TO:<{ALICE}>").code == 250
+        assert c.cmd("RSET").code == 250
+        # RSET dropped the transaction.
+        assert c.cmd("DATA").code == 503
+        assert c.cmd(f"RCPT TO:<{ALICE}>").startswith("503 5.5.1")
+        # A second MAIL inside a transaction is a sequence error.
+        assert c.cmd(f"MAIL FROM:<{SENDER}>").code == 250
+        assert c.cmd(f"MAIL FROM:<{SENDER}>").code == 503
+        r = c.cmd("QUIT")
+        assert r.code == 221, r
+        assert c.is_closed()
+
+
 def test_queue_ids_differ(server):
     ids = {send(server, SENDER, [ALICE], make_message(SENDER, ALICE, "id", tok())) for _ in range(3)}
     assert len(ids) == 3, ids

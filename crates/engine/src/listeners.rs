@@ -67,32 +67,61 @@ pub const LISTENERS: &[ListenerSpec] = &[
     ListenerSpec { name: "pop3s", label: "POP3 over TLS", port: 995, protocol: Protocol::Pop3, implicit_tls: true },
 ];
 
-/// Binds a listening socket, explaining the usual failures in plain words.
-pub fn bind(addr: SocketAddr, spec: &ListenerSpec) -> Result<std::net::TcpListener, String> {
+/// A listener that could not be opened.
+#[derive(Debug)]
+pub struct BindError {
+    /// The address tried.
+    pub addr: SocketAddr,
+    /// Which listener.
+    pub spec: ListenerSpec,
+    /// What the OS said.
+    pub error: io::Error,
+}
+
+/// Binds a listening socket.
+pub fn bind(addr: SocketAddr, spec: &ListenerSpec) -> Result<std::net::TcpListener, BindError> {
     std::net::TcpListener::bind(addr)
         .and_then(|l| {
             l.set_nonblocking(true)?;
             Ok(l)
         })
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::PermissionDenied => format!(
-                "Cannot listen on {addr} ({}): ports below 1024 need administrator rights. \
-                 Run Mailroom as administrator or as a service (on Linux: sudo, or \
-                 `setcap cap_net_bind_service=+ep` on mailroomd), or try it on high ports with `--port-offset 10000`.",
-                spec.label
-            ),
-            io::ErrorKind::AddrInUse => format!(
-                "Cannot listen on {addr} ({}): another program already uses port {} \
-                 (often another mail server such as Postfix, Exim or hMailServer). \
-                 Stop that program, or start Mailroom with `--port-offset 10000` to use other ports.",
-                spec.label,
-                addr.port()
-            ),
+        .map_err(|error| BindError { addr, spec: *spec, error })
+}
+
+/// Explains failed binds in plain words, one sentence per cause.
+pub fn explain(errors: &[BindError]) -> Vec<String> {
+    let mut out = Vec::new();
+    let denied: Vec<String> = errors
+        .iter()
+        .filter(|e| e.error.kind() == io::ErrorKind::PermissionDenied)
+        .map(|e| e.addr.port().to_string())
+        .collect();
+    if !denied.is_empty() {
+        out.push(format!(
+            "Ports {} need administrator rights. Run Mailroom as administrator or as a service \
+             (on Linux: sudo, or `setcap cap_net_bind_service=+ep` on mailroomd), \
+             or try it on high ports with `serve --port-offset 10000`.",
+            denied.join(", ")
+        ));
+    }
+    for e in errors {
+        match e.error.kind() {
+            io::ErrorKind::PermissionDenied => {}
+            io::ErrorKind::AddrInUse => out.push(format!(
+                "Port {} ({}) is already used by another program, often another mail server \
+                 such as Postfix, Exim or hMailServer. Stop that program, or start Mailroom \
+                 with `serve --port-offset 10000` to use other ports.",
+                e.addr.port(),
+                e.spec.label
+            )),
             io::ErrorKind::AddrNotAvailable => {
-                format!("Cannot listen on {addr}: {} is not an address of this machine; check --bind.", addr.ip())
+                out.push(format!("{} is not an address of this machine; check --bind.", e.addr.ip()))
             }
-            _ => format!("Cannot listen on {addr} ({}): {e}", spec.label),
-        })
+            _ => out.push(format!("Cannot listen on {} ({}): {}", e.addr, e.spec.label, e.error)),
+        }
+    }
+    out.dedup();
+    out
 }
 
 /// Counts open connections, in total and per client address.

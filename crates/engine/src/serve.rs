@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::backend::MailBackend;
 use crate::config::Config;
-use crate::listeners::{ConnLimits, Context, LISTENERS, accept_loop, bind};
+use crate::listeners::{ConnLimits, Context, LISTENERS, accept_loop, bind, explain};
 use crate::paths::{RUNTIME_FILE, TLS_DIR};
 
 /// How to serve.
@@ -50,6 +50,7 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
 
     let mut sockets = Vec::new();
     let mut problems = Vec::new();
+    let mut failed = Vec::new();
     for spec in LISTENERS {
         let port = spec.port.checked_add(opts.port_offset).filter(|p| *p > 0);
         let Some(port) = port else {
@@ -58,9 +59,10 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         };
         match bind(SocketAddr::new(opts.bind, port), spec) {
             Ok(l) => sockets.push((*spec, l)),
-            Err(msg) => problems.push(msg),
+            Err(e) => failed.push(e),
         }
     }
+    problems.extend(explain(&failed));
     if !problems.is_empty() {
         for p in &problems {
             tracing::error!("{p}");

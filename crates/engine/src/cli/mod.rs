@@ -240,10 +240,17 @@ pub fn main() -> ExitCode {
     let data_dir = cli.data_dir.clone().unwrap_or_else(crate::paths::default_data_dir);
     let result = match cli.command {
         Command::Serve(args) => {
+            // Hints name this very executable, so they can be pasted as they are,
+            // even from a source checkout where mailroomd is not on the PATH.
+            let exe = std::env::current_exe()
+                .ok()
+                .filter(|p| !on_path(p))
+                .map(|p| shell_quote(&p.display().to_string()))
+                .unwrap_or_else(|| "mailroomd".to_string());
             let cli_hint = if explicit_dir {
-                format!("mailroomd --data-dir {}", shell_quote(&data_dir.display().to_string()))
+                format!("{exe} --data-dir {}", shell_quote(&data_dir.display().to_string()))
             } else {
-                "mailroomd".to_string()
+                exe
             };
             crate::serve::run(
                 &data_dir,
@@ -262,6 +269,12 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `exe` is what a plain `mailroomd` would run.
+fn on_path(exe: &std::path::Path) -> bool {
+    let Some(dir) = exe.parent() else { return false };
+    std::env::var_os("PATH").map(|paths| std::env::split_paths(&paths).any(|p| p == dir)).unwrap_or(false)
 }
 
 fn shell_quote(s: &str) -> String {
