@@ -143,6 +143,11 @@ impl ConnLimits {
         Arc::new(Self { max_total, max_per_ip, open: Mutex::new((0, HashMap::new())) })
     }
 
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
     /// A slot for a new connection from `ip`, if the limits allow it.
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<ConnSlot> {
         let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -181,6 +186,8 @@ pub struct Context {
     pub limits: Arc<ConnLimits>,
     /// Session id source.
     pub next_session: AtomicU64,
+    /// Fires when the server stops.
+    pub shutdown: mailroom_transport::Shutdown,
 }
 
 impl Context {
@@ -197,6 +204,7 @@ impl Context {
             max_hops: c.max_hops,
             command_timeout: c.command_timeout,
             data_timeout: c.data_timeout,
+            shutdown: self.shutdown.clone(),
         }
     }
 }
@@ -275,6 +283,7 @@ async fn handle(
                 tls: Some(ctx.tls.clone()),
                 allow_plaintext_auth,
                 timeout: ctx.config.pop3_timeout,
+                shutdown: ctx.shutdown.clone(),
             });
             mailroom_pop3::serve(conn, ctx.backend.clone(), cfg, session_id).await;
         }

@@ -17,6 +17,10 @@ use crate::config::Config;
 use crate::listeners::{ConnLimits, Context, LISTENERS, accept_loop, bind, explain};
 use crate::paths::{RUNTIME_FILE, TLS_DIR};
 
+/// How long sessions in the middle of a transaction may take to finish when
+/// the server is asked to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -73,20 +77,23 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("mailroom").build()?;
     runtime.block_on(async move {
         let backend = Arc::new(MailBackend::new(store.clone(), config.clone()));
+        let (trigger, shutdown) = mailroom_transport::shutdown_channel();
         let ctx = Arc::new(Context {
             backend,
             config: config.clone(),
             tls: acceptor,
             limits: ConnLimits::new(config.max_connections, config.max_connections_per_ip),
             next_session: AtomicU64::new(1),
+            shutdown,
         });
         let mut listeners = BTreeMap::new();
+        let mut accepting = Vec::new();
         for (spec, std_listener) in sockets {
             let listener = tokio::net::TcpListener::from_std(std_listener)?;
             let addr = listener.local_addr()?;
             listeners.insert(spec.name, addr);
             tracing::info!(listener = spec.name, address = %addr, "listening");
-            tokio::spawn(accept_loop(listener, spec, ctx.clone()));
+            accepting.push(tokio::spawn(accept_loop(listener, spec, ctx.clone())));
         }
         let info = RuntimeInfo {
             pid: std::process::id(),
@@ -98,7 +105,22 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         write_runtime(data_dir, &info)?;
         print_banner(data_dir, &store, &config, &listeners, &opts.cli_hint);
         wait_for_shutdown().await;
-        tracing::info!("stopping");
+        // Stop taking connections, tell idle sessions, and give the ones in the
+        // middle of a message time to finish it, so that no client is left
+        // without the reply to a message that was stored.
+        for task in &accepting {
+            task.abort();
+        }
+        trigger.fire();
+        let open = ctx.limits.open();
+        tracing::info!(open_connections = open, "stopping");
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while ctx.limits.open() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        if ctx.limits.open() > 0 {
+            tracing::warn!(open_connections = ctx.limits.open(), "stopping with sessions still open");
+        }
         let _ = std::fs::remove_file(data_dir.join(RUNTIME_FILE));
         anyhow::Ok(())
     })?;

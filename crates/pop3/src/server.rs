@@ -30,12 +30,21 @@ pub struct Pop3Config {
     pub allow_plaintext_auth: bool,
     /// Idle timeout; RFC 1939 asks for at least 10 minutes.
     pub timeout: Duration,
+    /// Fires when the server stops: a session waiting for a command says so
+    /// and closes without entering UPDATE (nothing is deleted).
+    pub shutdown: mailroom_transport::Shutdown,
 }
 
 impl Pop3Config {
     /// Settings with no STLS, no plaintext logins and a 10-minute timeout.
     pub fn new(hostname: impl Into<String>) -> Self {
-        Self { hostname: hostname.into(), tls: None, allow_plaintext_auth: false, timeout: Duration::from_secs(600) }
+        Self {
+            hostname: hostname.into(),
+            tls: None,
+            allow_plaintext_auth: false,
+            timeout: Duration::from_secs(600),
+            shutdown: mailroom_transport::Shutdown::never(),
+        }
     }
 }
 
@@ -63,6 +72,8 @@ enum End {
     IoError,
     /// The TLS handshake after `STLS` failed.
     TlsFailed,
+    /// The server is stopping.
+    Shutdown,
 }
 
 impl End {
@@ -73,6 +84,7 @@ impl End {
             End::Timeout => "idle timeout",
             End::IoError => "connection error",
             End::TlsFailed => "tls handshake failed",
+            End::Shutdown => "server shutting down",
         }
     }
 }
@@ -119,7 +131,16 @@ async fn run<B: Backend>(conn: &mut Connection, session: &mut Session<B>, config
         return End::IoError;
     }
     loop {
-        let reply = match conn.read_line(session.line_limit()).await {
+        let read = tokio::select! {
+            biased;
+            _ = config.shutdown.triggered() => None,
+            read = conn.read_line(session.line_limit()) => Some(read),
+        };
+        let Some(read) = read else {
+            conn.queue(b"-ERR [SYS/TEMP] Server shutting down, try again later\r\n");
+            return End::Shutdown;
+        };
+        let reply = match read {
             Ok(LineRead::Line(line)) => session.handle_line(&line),
             Ok(LineRead::TooLong(_)) => session.line_too_long(),
             Ok(LineRead::Eof) => return End::Eof,

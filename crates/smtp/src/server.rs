@@ -44,7 +44,16 @@ async fn run<B: Backend>(conn: &mut Connection, session: &mut Session<B>, cfg: &
     conn.set_timeout(cfg.command_timeout);
     conn.send(&session.greeting().to_bytes()).await?;
     loop {
-        let step = match conn.read_line(session.max_line()).await? {
+        let read = tokio::select! {
+            biased;
+            _ = cfg.shutdown.triggered() => None,
+            read = conn.read_line(session.max_line()) => Some(read?),
+        };
+        let Some(read) = read else {
+            conn.send(&session.shutdown_reply().to_bytes()).await?;
+            return Ok(());
+        };
+        let step = match read {
             LineRead::Eof => return Ok(()),
             LineRead::TooLong(_) => session.line_too_long(),
             LineRead::Line(line) => tokio::task::block_in_place(|| session.line(&line)),

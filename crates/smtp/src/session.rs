@@ -49,6 +49,8 @@ pub struct SmtpConfig {
     pub command_timeout: Duration,
     /// How long to wait for the next bytes of a message.
     pub data_timeout: Duration,
+    /// Fires when the server stops: idle sessions then say 421 and close.
+    pub shutdown: mailroom_transport::Shutdown,
 }
 
 /// What the engine knows about the client.
@@ -218,6 +220,11 @@ impl<B: Backend> Session<B> {
     /// The 220 greeting.
     pub fn greeting(&self) -> Reply {
         Reply::plain(220, format!("{} ESMTP Mailroom ready", self.cfg.hostname))
+    }
+
+    /// The reply for a client waiting while the server stops.
+    pub fn shutdown_reply(&self) -> Reply {
+        Reply::new(421, "4.3.2", format!("{} Server shutting down, try again later", self.cfg.hostname))
     }
 
     /// The reply for a client that stopped talking.

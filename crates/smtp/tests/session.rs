@@ -51,6 +51,7 @@ fn session(kind: ListenerKind, trusted: bool, tls: bool) -> (Session<Fake>, Arc<
         max_hops: 10,
         command_timeout: Duration::from_secs(60),
         data_timeout: Duration::from_secs(60),
+        shutdown: mailroom_transport::Shutdown::never(),
     };
     let backend = Arc::new(Fake::default());
     let peer = PeerInfo { ip: "192.0.2.1".parse().unwrap(), trusted, allow_plaintext_auth: false };

@@ -12,6 +12,7 @@
 //!   self-signed one on first start.
 //! * [`NetSet`] answers "is this peer in one of these CIDR ranges" (trusted
 //!   networks).
+//! * [`Shutdown`] tells idle sessions that the server is stopping.
 //! * [`AuthThrottle`] counts failed logins per client IP across all protocols and
 //!   says how long to delay the answer, or to refuse outright.
 //!
@@ -20,9 +21,11 @@
 
 mod conn;
 mod netset;
+mod shutdown;
 mod throttle;
 pub mod tls;
 
 pub use conn::{Connection, LineRead};
 pub use netset::NetSet;
+pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
 pub use throttle::{AuthThrottle, ThrottleVerdict};
