@@ -45,6 +45,9 @@ def pytest_runtest_makereport(item, call):
             seen.extend(value.servers)
     for srv in dict((id(s), s) for s in seen).values():
         report.sections.append((f"mailroomd log ({srv.log_path})", srv.log_text()[-20000:]))
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, PeerFactory) and value.peers:
+            report.sections.append(("SMTP peers", value.transcript()))
 
 
 class ServerFactory:
@@ -99,4 +102,76 @@ def fresh_server(tmp_path_factory, mailroomd):
     f = ServerFactory(tmp_path_factory, mailroomd)
     srv = f()
     yield srv
+    f.close()
+
+
+# --------------------------------------------------------------------------
+# Outbound delivery: a test DNS server and scripted SMTP peers (peers.py)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def test_dns():
+    """One DNS server for the session; tests add records under names of their own."""
+    pytest.importorskip("dnslib", reason="dnslib is needed (scripts/install-test-deps)")
+    from peers import TestDNS
+
+    dns = TestDNS().start()
+    yield dns
+    dns.stop()
+
+
+@pytest.fixture(scope="session")
+def loopback():
+    """127.0.0.x addresses for peers, all on one port (mailroomd's remote_smtp_port)."""
+    from peers import LoopbackAddresses
+
+    return LoopbackAddresses()
+
+
+def outbound_settings(dns, loopback, **extra) -> dict:
+    """Settings that point a server's outbound delivery at the test DNS and peers."""
+    settings = {
+        "hostname": "mailroom-out.test",
+        "dns_servers": dns.address,
+        "remote_smtp_port": loopback.port,
+        "retry_schedule": "1s",
+        "queue_poll_secs": 1,
+    }
+    settings.update(extra)
+    return settings
+
+
+class PeerFactory:
+    """Starts scripted SMTP peers on fresh loopback addresses; stops them at the end."""
+
+    def __init__(self, loopback):
+        self.loopback = loopback
+        self.peers = []
+
+    def __call__(self, ip: str | None = None, **kw):
+        pytest.importorskip("aiosmtpd", reason="aiosmtpd is needed (scripts/install-test-deps)")
+        from peers import SMTPPeer
+
+        peer = SMTPPeer(ip or self.loopback.take(), self.loopback.port, **kw)
+        self.peers.append(peer)
+        return peer.start()
+
+    def transcript(self) -> str:
+        lines = []
+        for p in self.peers:
+            lines.append(f"peer {p.ip}:{p.port} ({p.hostname}): {len(p.messages)} message(s)")
+            for s in p.sessions.values():
+                lines.append(f"  {s}")
+        return "\n".join(lines)
+
+    def close(self):
+        for p in self.peers:
+            p.stop()
+
+
+@pytest.fixture
+def smtp_peers(loopback):
+    f = PeerFactory(loopback)
+    yield f
     f.close()

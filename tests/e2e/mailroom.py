@@ -569,3 +569,115 @@ def make_message(sender: str, rcpt: str, subject: str, body: str | bytes, extra_
 
 def which(tool: str) -> str | None:
     return shutil.which(tool)
+
+
+# --------------------------------------------------------------------------
+# Outbound queue and delivery status notifications
+# --------------------------------------------------------------------------
+
+
+def wait_for(predicate, timeout: float = 20, interval: float = 0.1, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy; that value is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def queue_list(srv: MailServer) -> list[dict]:
+    """`queue list --json`: one entry per queued message."""
+    res = srv.cli("queue", "list", "--json")
+    value = json.loads(res.stdout)
+    assert isinstance(value, list), f"queue list --json did not print a list: {res.stdout!r}"
+    return value
+
+
+def queue_entry(srv: MailServer, queue_id: str) -> dict | None:
+    return next((e for e in queue_list(srv) if e.get("id") == queue_id), None)
+
+
+def wait_queue_empty(srv: MailServer, timeout: float = 20) -> None:
+    last: list = []
+
+    def empty():
+        nonlocal last
+        last = queue_list(srv)
+        return not last
+
+    try:
+        wait_for(empty, timeout, interval=0.2, what="an empty queue")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; still queued: {json.dumps(last, indent=1)[:3000]}") from None
+
+
+@dataclass
+class DSN:
+    """A delivery status notification, taken apart (RFC 3464)."""
+
+    raw: bytes
+    return_path: bytes
+    message: object  # email.message.Message
+    human: str  # the text/plain parts, decoded and joined
+    per_message: dict  # first field group of message/delivery-status (lower-case names)
+    per_recipient: list[dict]  # the other field groups
+    returned_headers: str  # the text/rfc822-headers part, or the headers of a message/rfc822 part
+
+    @property
+    def actions(self) -> list[str]:
+        return [r.get("action", "").lower() for r in self.per_recipient]
+
+
+def parse_dsn(stored: bytes) -> DSN | None:
+    """Parse a stored message as a DSN; None if it is not a multipart/report delivery-status."""
+    import email
+    import email.policy
+
+    return_path, _received, rest = split_trace(stored)
+    msg = email.message_from_bytes(rest, policy=email.policy.compat32)
+    if msg.get_content_type() != "multipart/report":
+        return None
+    if (msg.get_param("report-type") or "").lower() != "delivery-status":
+        return None
+    human, groups, returned = [], [], ""
+    for part in msg.get_payload():
+        ctype = part.get_content_type()
+        if ctype == "text/plain":
+            payload = part.get_payload(decode=True) or b""
+            human.append(payload.decode(part.get_content_charset() or "utf-8", errors="replace"))
+        elif ctype == "message/delivery-status":
+            # compat32 parses each field group as a sub-message.
+            for group in part.get_payload():
+                groups.append({k.lower(): " ".join(str(v).split()) for k, v in group.items()})
+        elif ctype == "text/rfc822-headers":
+            payload = part.get_payload(decode=True) or b""
+            returned = payload.decode("utf-8", errors="replace")
+        elif ctype == "message/rfc822":
+            inner = part.get_payload()[0]
+            returned = "".join(f"{k}: {v}\n" for k, v in inner.items())
+    assert groups, f"DSN without a message/delivery-status part: {rest[:2000]!r}"
+    return DSN(raw=stored, return_path=return_path, message=msg, human="\n".join(human),
+               per_message=groups[0], per_recipient=groups[1:], returned_headers=returned)
+
+
+def dsns_with(srv: MailServer, user: str, token: str) -> list[DSN]:
+    """Every DSN in `user`'s INBOX whose returned headers (or text) mention `token`."""
+    out = []
+    for stored in srv.mailbox(user):
+        if token.encode() not in stored:
+            continue
+        dsn = parse_dsn(stored)
+        if dsn is not None:
+            out.append(dsn)
+    return out
+
+
+def wait_dsn(srv: MailServer, user: str, token: str, action: str = "failed", timeout: float = 20) -> DSN:
+    """Wait for a DSN about `token` whose recipients have `action` (failed/delayed)."""
+    def find():
+        hits = [d for d in dsns_with(srv, user, token) if action in d.actions]
+        return hits[0] if hits else None
+    return wait_for(find, timeout, interval=0.25, what=f"a DSN with Action: {action} about {token} for {user}")

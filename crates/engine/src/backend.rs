@@ -34,13 +34,15 @@ pub struct MailBackend {
     config: Arc<Config>,
     throttle: AuthThrottle,
     maildrop_locks: Arc<Mutex<HashSet<i64>>>,
+    queue_notify: Arc<tokio::sync::Notify>,
 }
 
 impl MailBackend {
-    /// A backend over `store` with `config`.
-    pub fn new(store: Arc<Store>, config: Arc<Config>) -> Self {
+    /// A backend over `store` with `config`; `queue_notify` wakes outbound
+    /// delivery when mail for remote recipients is queued.
+    pub fn new(store: Arc<Store>, config: Arc<Config>, queue_notify: Arc<tokio::sync::Notify>) -> Self {
         let throttle = AuthThrottle::new(config.auth_fail_window, config.auth_fail_block_after);
-        Self { store, config, throttle, maildrop_locks: Arc::new(Mutex::new(HashSet::new())) }
+        Self { store, config, throttle, maildrop_locks: Arc::new(Mutex::new(HashSet::new())), queue_notify }
     }
 
     /// The store.
@@ -142,6 +144,9 @@ impl mailroom_smtp::Backend for MailBackend {
                     account = env.authenticated.as_deref().unwrap_or(""),
                     "message accepted"
                 );
+                if receipt.queued_id.is_some() {
+                    self.queue_notify.notify_one();
+                }
                 Ok(receipt.display_id().to_string())
             }
             Err(e) => Err(DeliverError::Temporary(e.to_string())),

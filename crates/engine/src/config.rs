@@ -24,9 +24,24 @@ pub struct SettingDef {
 enum Kind {
     Text,
     Domain,
-    Number { min: u64, max: u64 },
+    Number {
+        min: u64,
+        max: u64,
+    },
     Bool,
     Networks,
+    /// A duration such as `90s`, `5m`, `1h`, `5d`; `0` allowed when `zero_ok`.
+    Duration {
+        zero_ok: bool,
+    },
+    /// Comma-separated durations.
+    DurationList,
+    /// One of the listed words.
+    Choice(&'static [&'static str]),
+    /// Comma-separated `ip:port` list (may be empty).
+    Endpoints,
+    /// A path to an existing file, or empty.
+    FileOrEmpty,
 }
 
 /// Every setting the engine knows.
@@ -122,6 +137,72 @@ pub const SETTINGS: &[SettingDef] = &[
         kind: Kind::Number { min: 10, max: 86_400 },
     },
     SettingDef {
+        key: "dns_servers",
+        help: "DNS servers for delivery, as ip:port (empty: the system's)",
+        default: "",
+        kind: Kind::Endpoints,
+    },
+    SettingDef {
+        key: "remote_smtp_port",
+        help: "Port of other domains' mail servers (always 25 outside test labs)",
+        default: "25",
+        kind: Kind::Number { min: 1, max: 65535 },
+    },
+    SettingDef {
+        key: "retry_schedule",
+        help: "Waits between delivery attempts; the last repeats",
+        default: "5m,10m,20m,40m,1h",
+        kind: Kind::DurationList,
+    },
+    SettingDef {
+        key: "max_queue_lifetime",
+        help: "Give up and bounce a message after this long",
+        default: "5d",
+        kind: Kind::Duration { zero_ok: false },
+    },
+    SettingDef {
+        key: "delay_warning_after",
+        help: "Tell the sender once when a message is this late (0: never)",
+        default: "4h",
+        kind: Kind::Duration { zero_ok: true },
+    },
+    SettingDef {
+        key: "outbound_tls",
+        help: "STARTTLS for delivery: none, opportunistic, required or verified",
+        default: "opportunistic",
+        kind: Kind::Choice(&["none", "opportunistic", "required", "verified"]),
+    },
+    SettingDef {
+        key: "tls_ca_file",
+        help: "Extra trusted CA certificates (PEM) for verified TLS",
+        default: "",
+        kind: Kind::FileOrEmpty,
+    },
+    SettingDef {
+        key: "queue_poll_secs",
+        help: "How often the queue is scanned for mail due again",
+        default: "5",
+        kind: Kind::Number { min: 1, max: 3600 },
+    },
+    SettingDef {
+        key: "queue_paused",
+        help: "Hold all outbound delivery (true/false)",
+        default: "false",
+        kind: Kind::Bool,
+    },
+    SettingDef {
+        key: "max_outbound_connections",
+        help: "Most simultaneous delivery connections",
+        default: "20",
+        kind: Kind::Number { min: 1, max: 1000 },
+    },
+    SettingDef {
+        key: "max_connections_per_domain",
+        help: "Most simultaneous delivery connections to one destination",
+        default: "4",
+        kind: Kind::Number { min: 1, max: 100 },
+    },
+    SettingDef {
         key: "auth_fail_block_after",
         help: "Failed logins from one address before it is refused",
         default: "10",
@@ -158,7 +239,62 @@ pub fn validate(key: &str, value: &str) -> Result<String, String> {
             _ => Err(format!("{key} must be true or false")),
         },
         Kind::Networks => NetSet::parse(v).map(|n| n.to_string()).map_err(|e| format!("{key}: {e}")),
+        Kind::Duration { zero_ok } => match parse_duration(v) {
+            Some(d) if zero_ok || !d.is_zero() => Ok(v.to_ascii_lowercase()),
+            _ => Err(format!(
+                "{key} must be a duration such as 90s, 5m, 1h or 5d{}",
+                if zero_ok { " (0 turns it off)" } else { "" }
+            )),
+        },
+        Kind::DurationList => match parse_duration_list(v) {
+            Some(_) => Ok(v.to_ascii_lowercase().replace(' ', "")),
+            None => Err(format!("{key} must be durations separated by commas, such as 5m,10m,1h")),
+        },
+        Kind::Choice(words) => {
+            let w = v.to_ascii_lowercase();
+            if words.contains(&w.as_str()) { Ok(w) } else { Err(format!("{key} must be one of: {}", words.join(", "))) }
+        }
+        Kind::Endpoints => parse_endpoints(v)
+            .map(|eps| eps.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(","))
+            .ok_or_else(|| format!("{key} must be addresses with ports such as 192.168.1.1:53, separated by commas")),
+        Kind::FileOrEmpty => {
+            if v.is_empty() || std::path::Path::new(v).is_file() {
+                Ok(v.to_string())
+            } else {
+                Err(format!("{key}: there is no file {v}"))
+            }
+        }
     }
+}
+
+/// Parses `90s`, `5m`, `1h`, `2d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        Some(_) => (s.as_str(), 's'),
+        None => return None,
+    };
+    let n: u64 = num.trim().parse().ok()?;
+    let secs = match unit {
+        's' => n,
+        'm' => n.checked_mul(60)?,
+        'h' => n.checked_mul(3600)?,
+        'd' => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// Parses a comma-separated list of non-zero durations (at least one).
+pub fn parse_duration_list(s: &str) -> Option<Vec<Duration>> {
+    let list: Option<Vec<Duration>> = s.split(',').map(|p| parse_duration(p).filter(|d| !d.is_zero())).collect();
+    list.filter(|l| !l.is_empty())
+}
+
+/// Parses a comma-separated `ip:port` list; empty is an empty list.
+pub fn parse_endpoints(s: &str) -> Option<Vec<std::net::SocketAddr>> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| p.parse().ok()).collect()
 }
 
 /// The current value of a setting (stored, or its default).
@@ -213,6 +349,26 @@ pub struct Config {
     pub auth_fail_window: Duration,
     /// Failed logins before refusal.
     pub auth_fail_block_after: u32,
+    /// DNS servers for delivery (empty: system).
+    pub dns_servers: Vec<std::net::SocketAddr>,
+    /// Port of remote MX hosts.
+    pub remote_smtp_port: u16,
+    /// Waits between attempts.
+    pub retry_schedule: Vec<Duration>,
+    /// When to give up.
+    pub max_queue_lifetime: Duration,
+    /// When to warn (zero: never).
+    pub delay_warning_after: Duration,
+    /// Default STARTTLS policy name.
+    pub outbound_tls: String,
+    /// Extra CA file for verified TLS.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Queue scan interval.
+    pub queue_poll: Duration,
+    /// Total delivery connections.
+    pub max_outbound_connections: usize,
+    /// Delivery connections per destination.
+    pub max_connections_per_domain: usize,
 }
 
 impl Config {
@@ -252,6 +408,17 @@ impl Config {
             max_connections_per_ip: num("max_connections_per_ip")? as usize,
             auth_fail_window: Duration::from_secs(num("auth_fail_window_secs")?),
             auth_fail_block_after: num("auth_fail_block_after")? as u32,
+            dns_servers: parse_endpoints(&get("dns_servers")?).unwrap_or_default(),
+            remote_smtp_port: num("remote_smtp_port")? as u16,
+            retry_schedule: parse_duration_list(&get("retry_schedule")?)
+                .unwrap_or_else(|| vec![Duration::from_secs(300)]),
+            max_queue_lifetime: parse_duration(&get("max_queue_lifetime")?).unwrap_or(Duration::from_secs(5 * 86_400)),
+            delay_warning_after: parse_duration(&get("delay_warning_after")?).unwrap_or_default(),
+            outbound_tls: get("outbound_tls")?,
+            tls_ca_file: Some(get("tls_ca_file")?).filter(|f| !f.is_empty()).map(Into::into),
+            queue_poll: Duration::from_secs(num("queue_poll_secs")?),
+            max_outbound_connections: num("max_outbound_connections")? as usize,
+            max_connections_per_domain: num("max_connections_per_domain")? as usize,
         })
     }
 }
@@ -268,6 +435,22 @@ mod tests {
         assert_eq!(validate("plaintext_auth_on_trusted", "Yes"), Ok("true".into()));
         assert_eq!(validate("trusted_networks", "10.0.0.0/8 ::1"), Ok("10.0.0.0/8,::1/128".into()));
         assert!(validate("trusted_networks", "office").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2D"), Some(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("42"), Some(Duration::from_secs(42)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration_list("1s, 2m").map(|l| l.len()), Some(2));
+        assert_eq!(parse_duration_list("1s,0"), None);
+        assert!(validate("delay_warning_after", "0").is_ok());
+        assert!(validate("max_queue_lifetime", "0").is_err());
+        assert_eq!(validate("dns_servers", "127.0.0.1:5353, [::1]:53"), Ok("127.0.0.1:5353,[::1]:53".into()));
+        assert!(validate("dns_servers", "localhost").is_err());
+        assert!(validate("outbound_tls", "sometimes").unwrap_err().contains("opportunistic"));
     }
 
     #[test]

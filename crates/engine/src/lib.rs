@@ -8,13 +8,19 @@
 //!   (recipient lookup, logins with per-IP throttling, delivery, maildrop locks);
 //! * [`listeners`]: binding ports with plain-language errors, accepting
 //!   connections with per-IP and total limits, handing them to SMTP or POP3;
+//! * [`delivery`]: the outbound scheduler (queue → MX or relay, retries,
+//!   bounces, delay warnings, DKIM signing); [`domains`]: domain set-up with
+//!   DKIM keys; [`secrets`]: encryption of stored relay passwords;
 //! * [`serve`]: start-up, `runtime.json`, shutdown;
 //! * [`cli`]: the command line, including the admin subcommands.
 
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod delivery;
+pub mod domains;
 pub mod listeners;
 pub mod logging;
 pub mod paths;
+pub mod secrets;
 pub mod serve;

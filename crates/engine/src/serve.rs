@@ -76,7 +76,11 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("mailroom").build()?;
     runtime.block_on(async move {
-        let backend = Arc::new(MailBackend::new(store.clone(), config.clone()));
+        let queue_notify = Arc::new(tokio::sync::Notify::new());
+        let backend = Arc::new(MailBackend::new(store.clone(), config.clone(), queue_notify.clone()));
+        let secrets = crate::secrets::SecretBox::open(data_dir)?;
+        let deliverer =
+            Arc::new(crate::delivery::Deliverer::new(store.clone(), config.clone(), secrets, queue_notify)?);
         let (trigger, shutdown) = mailroom_transport::shutdown_channel();
         let ctx = Arc::new(Context {
             backend,
@@ -95,6 +99,7 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
             tracing::info!(listener = spec.name, address = %addr, "listening");
             accepting.push(tokio::spawn(accept_loop(listener, spec, ctx.clone())));
         }
+        let delivery = tokio::spawn(deliverer.run(ctx.shutdown.clone()));
         let info = RuntimeInfo {
             pid: std::process::id(),
             data_dir: data_dir.to_path_buf(),
@@ -120,6 +125,11 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         }
         if ctx.limits.open() > 0 {
             tracing::warn!(open_connections = ctx.limits.open(), "stopping with sessions still open");
+        }
+        // Deliveries in progress are recorded before exit, so nothing is sent twice.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if tokio::time::timeout(left.max(std::time::Duration::from_secs(5)), delivery).await.is_err() {
+            tracing::warn!("stopping with deliveries still in progress; they will be retried");
         }
         let _ = std::fs::remove_file(data_dir.join(RUNTIME_FILE));
         anyhow::Ok(())

@@ -4,7 +4,8 @@
 //!
 //! * `mailroom.db` (SQLite, WAL, `synchronous=FULL`): settings, domains,
 //!   accounts, aliases, distribution lists, mailboxes and their messages
-//!   (UIDs, flags, MODSEQ), and the outbound queue. Schema changes are
+//!   (UIDs, flags, MODSEQ), the outbound queue, DKIM keys, relays and TLS
+//!   policies. Schema changes are
 //!   versioned migrations in [`schema`].
 //! * `messages/xx/<id>.eml`: message bytes, written by [`blobs`] to a temporary
 //!   file, fsynced, renamed into place and the directory fsynced.
@@ -23,6 +24,7 @@ mod deliver;
 mod directory;
 mod error;
 mod mailbox;
+mod outbound;
 mod password;
 mod queue;
 mod resolve;
@@ -36,9 +38,10 @@ use rusqlite::Connection;
 
 pub use blobs::BlobStore;
 pub use deliver::{Delivery, DeliveryReceipt};
-pub use directory::{Account, Alias, Domain, ListInfo, normalize_address, split_address};
+pub use directory::{Account, Alias, Domain, ListInfo, normalize_address, normalize_domain, split_address};
 pub use error::{Error, Result};
 pub use mailbox::{DEFAULT_FOLDERS, MailboxInfo, StoredMessage};
+pub use outbound::{DkimKeyRow, RelayRow};
 pub use queue::QueueEntry;
 pub use resolve::{Resolution, Target};
 

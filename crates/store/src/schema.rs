@@ -88,6 +88,30 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX queue_by_due ON queue(status, next_attempt_at);
     CREATE INDEX queue_by_message ON queue(message_id);",
+    // 2: outbound delivery: DKIM keys, relays, TLS policies, queue bookkeeping.
+    "CREATE TABLE dkim_keys (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        selector TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (domain_id, selector)
+    );
+    CREATE TABLE relays (
+        domain TEXT PRIMARY KEY COLLATE NOCASE,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        tls TEXT NOT NULL,
+        username TEXT,
+        secret TEXT
+    );
+    CREATE TABLE tls_policies (
+        domain TEXT PRIMARY KEY COLLATE NOCASE,
+        policy TEXT NOT NULL
+    );
+    ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the database up to the newest schema version.

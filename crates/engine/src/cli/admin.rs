@@ -6,7 +6,9 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use mailroom_store::{DEFAULT_FOLDERS, Store};
 
-use super::{AccountCmd, AliasCmd, Command, DomainCmd, ListCmd, QueueCmd, SettingsCmd};
+use super::{
+    AccountCmd, AliasCmd, Command, DkimCmd, DomainCmd, ListCmd, QueueCmd, RelayCmd, SettingsCmd, TlsPolicyCmd,
+};
 use crate::config;
 
 pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
@@ -19,7 +21,10 @@ pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::List(c) => list(&store, c),
         Command::Settings(c) => settings(&store, c),
         Command::DefaultDomain { domain, clear } => default_domain(&store, domain, clear),
-        Command::Queue(QueueCmd::List) => queue(&store),
+        Command::Queue(c) => queue(&store, c),
+        Command::Relay(c) => relay(&store, data_dir, c),
+        Command::TlsPolicy(c) => tls_policy(&store, c),
+        Command::Dkim(DkimCmd::Show { domain, json }) => dkim_show(&store, &domain, json),
     }
 }
 
@@ -265,23 +270,209 @@ fn default_domain(store: &Store, domain: Option<String>, clear: bool) -> anyhow:
     Ok(())
 }
 
-fn queue(store: &Store) -> anyhow::Result<()> {
-    let entries = store.queue_entries()?;
-    if entries.is_empty() {
-        println!("The outbound queue is empty.");
+fn when(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()
+}
+
+fn queue(store: &Store, c: QueueCmd) -> anyhow::Result<()> {
+    match c {
+        QueueCmd::List { json } => {
+            let paused = config::value(store, "queue_paused")? == "true";
+            let entries = store.queue_entries()?;
+            // One line (or JSON object) per message, recipients together.
+            let mut messages: Vec<(String, Vec<mailroom_store::QueueEntry>)> = Vec::new();
+            for e in entries {
+                match messages.iter_mut().find(|(id, _)| *id == e.message_id) {
+                    Some((_, rows)) => rows.push(e),
+                    None => messages.push((e.message_id.clone(), vec![e])),
+                }
+            }
+            if json {
+                let list: Vec<serde_json::Value> = messages
+                    .iter()
+                    .map(|(id, rows)| {
+                        let first = &rows[0];
+                        let status = if paused {
+                            "paused"
+                        } else if rows.iter().any(|r| r.status == "deferred") {
+                            "deferred"
+                        } else {
+                            "queued"
+                        };
+                        serde_json::json!({
+                            "id": id,
+                            "sender": first.sender,
+                            "recipients": rows.iter().map(|r| r.recipient.clone()).collect::<Vec<_>>(),
+                            "status": status,
+                            "attempts": rows.iter().map(|r| r.attempts).max().unwrap_or(0),
+                            "next_attempt": when(rows.iter().map(|r| r.next_attempt_at).min().unwrap_or(0)),
+                            "last_error": rows.iter().find_map(|r| r.last_error.clone()),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            if paused {
+                println!("Delivery is paused (\"queue resume\" to continue).");
+            }
+            if messages.is_empty() {
+                println!("The outbound queue is empty.");
+            }
+            for (id, rows) in &messages {
+                let first = &rows[0];
+                let rcpts: Vec<&str> = rows.iter().map(|r| r.recipient.as_str()).collect();
+                println!(
+                    "{id}  from {}  to {}  attempts {}  next {}{}",
+                    if first.sender.is_empty() { "<>" } else { &first.sender },
+                    rcpts.join(", "),
+                    rows.iter().map(|r| r.attempts).max().unwrap_or(0),
+                    when(rows.iter().map(|r| r.next_attempt_at).min().unwrap_or(0)),
+                    rows.iter()
+                        .find_map(|r| r.last_error.clone())
+                        .map(|e| format!("\n    last error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        QueueCmd::Show { id } => {
+            let rows = store.queue_message(&id)?;
+            if rows.is_empty() {
+                bail!("there is no queued message {id}");
+            }
+            let first = &rows[0];
+            println!("Message {id}");
+            println!("  from:     {}", if first.sender.is_empty() { "<>" } else { &first.sender });
+            println!("  arrived:  {}", when(first.arrived_at));
+            for r in &rows {
+                println!(
+                    "  to {}: {} after {} attempt(s), next {}{}",
+                    r.recipient,
+                    r.status,
+                    r.attempts,
+                    when(r.next_attempt_at),
+                    r.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+                );
+            }
+        }
+        QueueCmd::Retry { id, all } => {
+            let n = match (id, all) {
+                (Some(id), false) => store.queue_retry(Some(&id))?,
+                (None, true) => store.queue_retry(None)?,
+                _ => bail!("give a message id, or --all"),
+            };
+            println!("{n} recipient(s) will be tried again within seconds.");
+        }
+        QueueCmd::Delete { id } => {
+            let n = store.queue_delete(&id)?;
+            println!("Deleted {id} ({n} recipient(s)); it will not be delivered and no bounce is sent.");
+        }
+        QueueCmd::Flush => {
+            let n = store.queue_retry(None)?;
+            println!("{n} recipient(s) will be tried again within seconds.");
+        }
+        QueueCmd::Pause => {
+            store.set_setting("queue_paused", "true")?;
+            println!("Outbound delivery is paused; mail keeps being accepted and queued.");
+        }
+        QueueCmd::Resume => {
+            store.set_setting("queue_paused", "false")?;
+            println!("Outbound delivery resumed.");
+        }
     }
-    for e in entries {
-        let next = chrono::DateTime::from_timestamp(e.next_attempt_at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
-        println!(
-            "{}  {} -> {}  {}  attempts {}  next {}{}",
-            e.message_id,
-            if e.sender.is_empty() { "<>" } else { &e.sender },
-            e.recipient,
-            e.status,
-            e.attempts,
-            next,
-            e.last_error.map(|x| format!("  last error: {x}")).unwrap_or_default()
-        );
+    Ok(())
+}
+
+fn relay(store: &Store, data_dir: &Path, c: RelayCmd) -> anyhow::Result<()> {
+    match c {
+        RelayCmd::Set { host, domain, port, tls, user, password } => {
+            let tls = tls.to_ascii_lowercase();
+            if !["required", "verified", "opportunistic", "implicit", "none"].contains(&tls.as_str()) {
+                bail!("--tls must be required, verified, opportunistic, implicit or none");
+            }
+            if host.trim().is_empty() || host.contains(char::is_whitespace) {
+                bail!("\"{host}\" is not a host name");
+            }
+            let secret = match (&user, password) {
+                (Some(_), Some(p)) => Some(crate::secrets::SecretBox::open(data_dir)?.seal(&p)?),
+                (Some(_), None) => Some(crate::secrets::SecretBox::open(data_dir)?.seal(&read_password(None)?)?),
+                (None, Some(_)) => bail!("--password needs --user"),
+                (None, None) => None,
+            };
+            store.set_relay(&mailroom_store::RelayRow {
+                domain: domain.clone().unwrap_or_default(),
+                host: host.clone(),
+                port,
+                tls: tls.clone(),
+                username: user.clone(),
+                secret,
+            })?;
+            let scope = domain.map(|d| format!("Mail to {d}")).unwrap_or_else(|| "All outgoing mail".to_string());
+            let login = user.map(|u| format!(", logging in as {u}")).unwrap_or_default();
+            println!("{scope} now goes through {host}:{port} (TLS: {tls}{login}). Takes effect at the next delivery.");
+        }
+        RelayCmd::List => {
+            let relays = store.relays()?;
+            if relays.is_empty() {
+                println!("No relays: mail goes straight to each domain's mail servers (MX).");
+            }
+            for r in relays {
+                let scope = if r.domain.is_empty() { "every domain".to_string() } else { r.domain.clone() };
+                let login = r.username.map(|u| format!(", user {u}, password set")).unwrap_or_default();
+                println!("{scope} -> {}:{} (TLS: {}{login})", r.host, r.port, r.tls);
+            }
+        }
+        RelayCmd::Remove { domain } => {
+            store.remove_relay(domain.as_deref().unwrap_or(""))?;
+            println!("Relay removed.");
+        }
+    }
+    Ok(())
+}
+
+fn tls_policy(store: &Store, c: TlsPolicyCmd) -> anyhow::Result<()> {
+    match c {
+        TlsPolicyCmd::Set { domain, policy } => {
+            let Some(p) = mailroom_outbound::TlsPolicy::parse(&policy) else {
+                bail!("the policy must be none, opportunistic, required or verified");
+            };
+            store.set_tls_policy(&domain, p.as_str())?;
+            println!("Delivery to {domain} now uses TLS policy \"{}\".", p.as_str());
+        }
+        TlsPolicyCmd::List => {
+            println!("Default: {}", config::value(store, "outbound_tls")?);
+            for (d, p) in store.tls_policies()? {
+                println!("{d}: {p}");
+            }
+        }
+        TlsPolicyCmd::Remove { domain } => {
+            store.remove_tls_policy(&domain)?;
+            println!("{domain} uses the default TLS policy again.");
+        }
+    }
+    Ok(())
+}
+
+fn dkim_show(store: &Store, domain: &str, json: bool) -> anyhow::Result<()> {
+    if !store.is_local_domain(domain)? {
+        bail!("{domain} is not one of this server's domains");
+    }
+    let records = crate::domains::dkim_records(store, domain)?;
+    if json {
+        let list: Vec<serde_json::Value> = records
+            .iter()
+            .map(|(row, rec)| {
+                serde_json::json!({"selector": row.selector, "algorithm": row.algorithm, "name": rec.name, "value": rec.value})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if records.is_empty() {
+        println!("{domain} has no DKIM keys.");
+    }
+    for (_, rec) in records {
+        println!("{} IN TXT \"{}\"", rec.name, rec.value);
     }
     Ok(())
 }

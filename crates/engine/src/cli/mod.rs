@@ -52,9 +52,18 @@ pub enum Command {
         #[arg(long)]
         clear: bool,
     },
-    /// Show the outbound queue.
+    /// Look at and control the outbound queue.
     #[command(subcommand)]
     Queue(QueueCmd),
+    /// Send outgoing mail through another server (smarthost).
+    #[command(subcommand)]
+    Relay(RelayCmd),
+    /// Require or relax TLS for delivery to particular domains.
+    #[command(subcommand, name = "tls-policy")]
+    TlsPolicy(TlsPolicyCmd),
+    /// Show the DKIM records to publish in DNS.
+    #[command(subcommand)]
+    Dkim(DkimCmd),
 }
 
 /// Options of `serve`.
@@ -230,7 +239,100 @@ pub enum SettingsCmd {
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
     /// List queued messages.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one queued message with each recipient's state.
+    Show {
+        /// Message id (from `queue list`).
+        id: String,
+    },
+    /// Try a message again now (or every message with --all).
+    Retry {
+        /// Message id.
+        id: Option<String>,
+        /// Every queued message.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Remove a message from the queue without delivering it.
+    Delete {
+        /// Message id.
+        id: String,
+    },
+    /// Try every queued message now.
+    Flush,
+    /// Hold all outbound delivery.
+    Pause,
+    /// Resume outbound delivery.
+    Resume,
+}
+
+/// Relay (smarthost) commands.
+#[derive(Subcommand, Debug)]
+pub enum RelayCmd {
+    /// Send mail through HOST (for one domain, or for all).
+    Set {
+        /// Relay host name or address.
+        host: String,
+        /// Only for mail to this domain (default: every remote domain).
+        #[arg(long)]
+        domain: Option<String>,
+        /// Port.
+        #[arg(long, default_value_t = 587)]
+        port: u16,
+        /// TLS: required, verified, opportunistic, implicit (port 465 style) or none.
+        #[arg(long, default_value = "required")]
+        tls: String,
+        /// Login name at the relay.
+        #[arg(long)]
+        user: Option<String>,
+        /// Password at the relay (stored encrypted).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// List relays (passwords are never shown).
     List,
+    /// Stop using a relay.
+    Remove {
+        /// The relay's domain (default: the one for every domain).
+        #[arg(long)]
+        domain: Option<String>,
+    },
+}
+
+/// Per-domain TLS policy commands.
+#[derive(Subcommand, Debug)]
+pub enum TlsPolicyCmd {
+    /// Set the STARTTLS policy for one destination domain.
+    Set {
+        /// Destination domain.
+        domain: String,
+        /// none, opportunistic, required or verified.
+        policy: String,
+    },
+    /// List per-domain policies.
+    List,
+    /// Go back to the default policy for a domain.
+    Remove {
+        /// Destination domain.
+        domain: String,
+    },
+}
+
+/// DKIM commands.
+#[derive(Subcommand, Debug)]
+pub enum DkimCmd {
+    /// Show the DNS TXT records that publish a domain's DKIM keys.
+    Show {
+        /// A local domain.
+        domain: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Entry point of the binary.

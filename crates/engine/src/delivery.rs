@@ -1,0 +1,473 @@
+//! The delivery scheduler: turns queue rows into delivery attempts and their
+//! outcomes back into queue rows, bounces and delay warnings.
+//!
+//! Each cycle (when new remote mail arrives, or every `queue_poll_secs`) it
+//! claims the due rows, groups them by destination (a relay, or a domain's
+//! MX hosts), signs messages of local domains with DKIM, and hands batches to
+//! `mailroom_outbound::deliver::deliver` under a total and a per-destination
+//! connection limit. Outcomes are recorded recipient by recipient the moment
+//! they are known: delivered rows are removed, 5xx and expired rows become
+//! one DSN per message to the sender (never to `<>`), the rest wait for
+//! their next attempt per the retry schedule.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use mailroom_outbound::deliver::deliver;
+use mailroom_outbound::dsn::{DsnInput, DsnKind, DsnRecipient};
+use mailroom_outbound::route::Router;
+use mailroom_outbound::{Credentials, Destination, OutboundConfig, OutboundMessage, RcptOutcome, Relay, TlsPolicy};
+use mailroom_store::{Delivery, QueueEntry, Resolution, Store, Target};
+use mailroom_transport::Shutdown;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::{JoinSet, block_in_place};
+
+use crate::config::{self, Config};
+use crate::secrets::SecretBox;
+
+/// Most messages sent over one connection before it is closed.
+const MESSAGES_PER_CONNECTION: usize = 50;
+/// Most rows claimed per cycle.
+const CLAIM_LIMIT: usize = 1000;
+
+/// The outbound delivery service.
+pub struct Deliverer {
+    store: Arc<Store>,
+    config: Arc<Config>,
+    outbound: OutboundConfig,
+    router: Router,
+    secrets: SecretBox,
+    notify: Arc<Notify>,
+    total: Arc<Semaphore>,
+    per_destination: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+struct Batch {
+    key: String,
+    destination: Destination,
+    entries: Vec<QueueEntry>,
+}
+
+impl Deliverer {
+    /// Sets up delivery from the configuration. `notify` wakes the scheduler
+    /// when new remote mail was accepted.
+    pub fn new(
+        store: Arc<Store>,
+        config: Arc<Config>,
+        secrets: SecretBox,
+        notify: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        let mut extra_roots = Vec::new();
+        if let Some(path) = &config.tls_ca_file {
+            use rustls_pki_types::pem::PemObject;
+            for cert in rustls_pki_types::CertificateDer::pem_file_iter(path)? {
+                extra_roots.push(cert?);
+            }
+        }
+        let outbound = OutboundConfig {
+            hostname: config.hostname.clone(),
+            remote_port: config.remote_smtp_port,
+            dns_servers: config.dns_servers.clone(),
+            extra_roots,
+            connect_timeout: std::time::Duration::from_secs(30),
+            command_timeout: std::time::Duration::from_secs(300),
+            data_timeout: std::time::Duration::from_secs(600),
+        };
+        let router = Router::new(&outbound).map_err(|e| anyhow::anyhow!("DNS resolver: {e}"))?;
+        Ok(Self {
+            total: Arc::new(Semaphore::new(config.max_outbound_connections)),
+            store,
+            config,
+            outbound,
+            router,
+            secrets,
+            notify,
+            per_destination: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Runs until `shutdown` fires, then waits for deliveries in flight.
+    pub async fn run(self: Arc<Self>, shutdown: Shutdown) {
+        match block_in_place(|| self.store.queue_recover()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recipients = n, "resuming deliveries interrupted by the last stop"),
+            Err(e) => tracing::error!(error = %e, "could not recover the queue"),
+        }
+        let mut tasks = JoinSet::new();
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.triggered() => break,
+                _ = self.notify.notified() => {}
+                _ = tokio::time::sleep(self.config.queue_poll) => {}
+            }
+            while tasks.try_join_next().is_some() {}
+            match self.cycle(&mut tasks) {
+                Ok(true) => self.notify.notify_one(),
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "queue scan failed"),
+            }
+        }
+        if !tasks.is_empty() {
+            tracing::info!(deliveries = tasks.len(), "waiting for deliveries in progress");
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// One scan: claims due rows and starts their deliveries. Returns whether
+    /// more rows may be due (the claim limit was reached).
+    fn cycle(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> anyhow::Result<bool> {
+        let paused = block_in_place(|| config::value(&self.store, "queue_paused"))? == "true";
+        if paused {
+            return Ok(false);
+        }
+        let now = chrono::Utc::now().timestamp();
+        let entries = block_in_place(|| self.store.queue_claim_due(now, CLAIM_LIMIT))?;
+        let more = entries.len() == CLAIM_LIMIT;
+        if entries.is_empty() {
+            return Ok(false);
+        }
+        let relays = block_in_place(|| self.store.relays())?;
+        let policies: HashMap<String, String> = block_in_place(|| self.store.tls_policies())?.into_iter().collect();
+        let default_tls = TlsPolicy::parse(&self.config.outbound_tls).unwrap_or_default();
+        let mut groups: BTreeMap<String, Batch> = BTreeMap::new();
+        for e in entries {
+            let domain = e.recipient.rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
+            let relay =
+                relays.iter().find(|r| r.domain == domain).or_else(|| relays.iter().find(|r| r.domain.is_empty()));
+            let (key, destination) = match relay {
+                Some(r) => {
+                    let auth = match (&r.username, &r.secret) {
+                        (Some(u), Some(s)) => match self.secrets.open_secret(s) {
+                            Ok(password) => Some(Credentials { username: u.clone(), password }),
+                            Err(err) => {
+                                tracing::error!(relay = %r.host, error = %err, "relay password unreadable");
+                                None
+                            }
+                        },
+                        _ => None,
+                    };
+                    let (implicit_tls, tls) = relay_tls(&r.tls);
+                    (
+                        format!("relay:{}:{}", r.host, r.port),
+                        Destination::Relay(Relay { host: r.host.clone(), port: r.port, implicit_tls, tls, auth }),
+                    )
+                }
+                None => {
+                    let tls = policies.get(&domain).and_then(|p| TlsPolicy::parse(p)).unwrap_or(default_tls);
+                    (format!("mx:{domain}"), Destination::Mx { domain: domain.clone(), tls })
+                }
+            };
+            groups
+                .entry(key.clone())
+                .or_insert_with(|| Batch { key, destination, entries: Vec::new() })
+                .entries
+                .push(e);
+        }
+        for (_, batch) in groups {
+            let this = self.clone();
+            tasks.spawn(async move { this.deliver_batch(batch).await });
+        }
+        Ok(more)
+    }
+
+    fn destination_limit(&self, key: &str) -> Arc<Semaphore> {
+        let mut map = self.per_destination.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_connections_per_domain)))
+            .clone()
+    }
+
+    async fn deliver_batch(self: Arc<Self>, batch: Batch) {
+        // One OutboundMessage per stored message, with the rows it stands for.
+        let mut by_message: BTreeMap<String, Vec<QueueEntry>> = BTreeMap::new();
+        for e in batch.entries {
+            by_message.entry(e.message_id.clone()).or_default().push(e);
+        }
+        let mut prepared = Vec::new();
+        for (id, rows) in by_message {
+            match block_in_place(|| self.prepare(&id, &rows)) {
+                Ok(msg) => prepared.push((msg, rows)),
+                Err(e) => {
+                    tracing::error!(message = %id, error = %e, "queued message unreadable; will retry");
+                    for r in &rows {
+                        let next = chrono::Utc::now().timestamp() + self.retry_after(r.attempts).as_secs() as i64;
+                        let _ =
+                            block_in_place(|| self.store.queue_defer(r.id, next, &format!("local error: {e}"), false));
+                    }
+                }
+            }
+        }
+        let limit = self.destination_limit(&batch.key);
+        let mut connections = JoinSet::new();
+        let mut chunk = Vec::new();
+        let mut chunks = Vec::new();
+        for item in prepared {
+            chunk.push(item);
+            if chunk.len() == MESSAGES_PER_CONNECTION {
+                chunks.push(std::mem::take(&mut chunk));
+            }
+        }
+        if !chunk.is_empty() {
+            chunks.push(chunk);
+        }
+        for chunk in chunks {
+            let this = self.clone();
+            let limit = limit.clone();
+            let destination = batch.destination.clone();
+            connections.spawn(async move {
+                let (Ok(_one), Ok(_all)) = (limit.acquire_owned().await, this.total.clone().acquire_owned().await)
+                else {
+                    return;
+                };
+                let messages: Vec<OutboundMessage> = chunk.iter().map(|(m, _)| m.clone()).collect();
+                let outcomes = deliver(&this.router, &this.outbound, &destination, &messages).await;
+                for ((msg, rows), outcome) in chunk.iter().zip(outcomes) {
+                    block_in_place(|| this.record(msg, rows, &outcome));
+                }
+            });
+        }
+        while connections.join_next().await.is_some() {}
+    }
+
+    /// Reads a queued message and signs it if its From: domain is ours.
+    fn prepare(&self, id: &str, rows: &[QueueEntry]) -> anyhow::Result<OutboundMessage> {
+        let bytes = self.store.read_message(id)?;
+        let body = match from_domain(&bytes) {
+            Some(domain) if self.store.is_local_domain(&domain)? => {
+                let keys = crate::domains::dkim_keys(&self.store, &domain)?;
+                if keys.is_empty() {
+                    bytes
+                } else {
+                    match mailroom_dkim::sign(&bytes, &domain, &keys) {
+                        Ok(mut signed) => {
+                            signed.extend_from_slice(&bytes);
+                            signed
+                        }
+                        Err(e) => {
+                            tracing::warn!(message = id, error = %e, "could not DKIM-sign; sending unsigned");
+                            bytes
+                        }
+                    }
+                }
+            }
+            _ => bytes,
+        };
+        Ok(OutboundMessage {
+            id: id.to_string(),
+            sender: rows.first().map(|r| r.sender.clone()).unwrap_or_default(),
+            recipients: rows.iter().map(|r| r.recipient.clone()).collect(),
+            body: Arc::new(body),
+        })
+    }
+
+    fn retry_after(&self, attempts: i64) -> std::time::Duration {
+        let schedule = &self.config.retry_schedule;
+        let i = (attempts.max(0) as usize).min(schedule.len().saturating_sub(1));
+        schedule.get(i).copied().unwrap_or(std::time::Duration::from_secs(300))
+    }
+
+    /// Records the outcomes for one message's rows.
+    fn record(&self, msg: &OutboundMessage, rows: &[QueueEntry], outcomes: &[RcptOutcome]) {
+        let now = chrono::Utc::now();
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        let mut delayed = Vec::new();
+        for (row, outcome) in rows.iter().zip(outcomes) {
+            match outcome {
+                RcptOutcome::Delivered { host, reply } => {
+                    tracing::info!(message = %msg.id, rcpt = %row.recipient, host = %host, reply = %reply, "delivered");
+                    done.push(row.id);
+                }
+                RcptOutcome::Failed { host, status, reason } => {
+                    tracing::warn!(message = %msg.id, rcpt = %row.recipient, host = host.as_deref().unwrap_or(""), status = %status, reason = %reason, "delivery failed");
+                    failed.push((row, status.clone(), reason.clone(), host.clone()));
+                }
+                RcptOutcome::Deferred { host, reason } => {
+                    let age = now.timestamp() - row.arrived_at;
+                    if age >= self.config.max_queue_lifetime.as_secs() as i64 {
+                        tracing::warn!(message = %msg.id, rcpt = %row.recipient, reason = %reason, "giving up: too long in the queue");
+                        let why = format!("gave up after {} in the queue; last problem: {reason}", human_age(age));
+                        failed.push((row, "4.4.7".to_string(), why, host.clone()));
+                        continue;
+                    }
+                    let warn_after = self.config.delay_warning_after.as_secs() as i64;
+                    let warn = warn_after > 0 && age >= warn_after && !row.warned;
+                    let next = now.timestamp() + self.retry_after(row.attempts).as_secs() as i64;
+                    tracing::info!(message = %msg.id, rcpt = %row.recipient, host = host.as_deref().unwrap_or(""), reason = %reason, next_attempt = next, "delivery deferred");
+                    if let Err(e) = self.store.queue_defer(row.id, next, reason, warn) {
+                        tracing::error!(error = %e, "could not record a deferral");
+                    }
+                    if warn {
+                        delayed.push((row, reason.clone(), host.clone(), next));
+                    }
+                }
+            }
+        }
+        if !failed.is_empty() {
+            let recipients: Vec<DsnRecipient> = failed
+                .iter()
+                .map(|(row, status, reason, host)| DsnRecipient {
+                    recipient: row.recipient.clone(),
+                    status: status.clone(),
+                    diagnostic: reason.clone(),
+                    remote_mta: host.clone(),
+                    last_attempt: now,
+                    will_retry_until: None,
+                })
+                .collect();
+            self.send_dsn(msg, rows, DsnKind::Failure, &recipients);
+            done.extend(failed.iter().map(|(row, ..)| row.id));
+        }
+        if !delayed.is_empty() {
+            let until = self.config.max_queue_lifetime.as_secs() as i64;
+            let recipients: Vec<DsnRecipient> = delayed
+                .iter()
+                .map(|(row, reason, host, _)| DsnRecipient {
+                    recipient: row.recipient.clone(),
+                    status: "4.4.7".to_string(),
+                    diagnostic: reason.clone(),
+                    remote_mta: host.clone(),
+                    last_attempt: now,
+                    will_retry_until: chrono::DateTime::from_timestamp(row.arrived_at + until, 0),
+                })
+                .collect();
+            self.send_dsn(msg, rows, DsnKind::Delay, &recipients);
+        }
+        if !done.is_empty()
+            && let Err(e) = self.store.queue_remove(&done)
+        {
+            tracing::error!(error = %e, "could not update the queue");
+        }
+    }
+
+    /// Builds a DSN for `msg` and delivers it to the envelope sender.
+    fn send_dsn(&self, msg: &OutboundMessage, rows: &[QueueEntry], kind: DsnKind, recipients: &[DsnRecipient]) {
+        if msg.sender.is_empty() {
+            tracing::info!(message = %msg.id, "no report sent: the message had no sender to report to (null sender)");
+            return;
+        }
+        let original = self.store.read_message(&msg.id).unwrap_or_default();
+        let arrival = rows
+            .first()
+            .and_then(|r| chrono::DateTime::from_timestamp(r.arrived_at, 0))
+            .unwrap_or_else(chrono::Utc::now);
+        let postmaster = self
+            .store
+            .list_domains()
+            .ok()
+            .and_then(|d| d.first().map(|d| format!("postmaster@{}", d.name)))
+            .unwrap_or_else(|| format!("postmaster@{}", self.config.hostname));
+        let dsn = mailroom_outbound::dsn::build(&DsnInput {
+            kind,
+            reporting_mta: &self.config.hostname,
+            postmaster: &postmaster,
+            original_sender: &msg.sender,
+            original_message: &original,
+            arrival_date: arrival,
+            queue_id: &msg.id,
+            recipients,
+        });
+        let (accounts, remote) = match self.store.resolve(&msg.sender) {
+            Ok(Resolution::Local(targets)) => {
+                let mut a = Vec::new();
+                let mut r = Vec::new();
+                for t in targets {
+                    match t {
+                        Target::Account { id, .. } => a.push(id),
+                        Target::Remote(addr) => r.push(addr),
+                    }
+                }
+                (a, r)
+            }
+            Ok(Resolution::Remote) => (Vec::new(), vec![msg.sender.clone()]),
+            Ok(other) => {
+                tracing::warn!(message = %msg.id, sender = %msg.sender, ?other, "the sender cannot receive the delivery report");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not look up the sender for a delivery report");
+                return;
+            }
+        };
+        let delivery = Delivery { sender: "", trace: b"", body: &dsn, local_accounts: &accounts, remote: &remote };
+        match self.store.deliver(&delivery) {
+            Ok(receipt) => {
+                tracing::info!(message = %msg.id, report = receipt.display_id(), to = %msg.sender, kind = ?kind, "delivery report sent");
+                if !remote.is_empty() {
+                    self.notify.notify_one();
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not store a delivery report"),
+        }
+    }
+}
+
+/// Maps a relay TLS mode name to (implicit TLS, STARTTLS policy).
+pub fn relay_tls(mode: &str) -> (bool, TlsPolicy) {
+    match mode {
+        "implicit" => (true, TlsPolicy::Required),
+        other => (false, TlsPolicy::parse(other).unwrap_or(TlsPolicy::Required)),
+    }
+}
+
+fn human_age(secs: i64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{} days", s / 86_400),
+        s if s >= 3600 => format!("{} hours", s / 3600),
+        s if s >= 60 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
+}
+
+/// The domain of the first address in the From: header, lower-case.
+pub fn from_domain(message: &[u8]) -> Option<String> {
+    let header_end = message.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(message.len());
+    let head = String::from_utf8_lossy(&message[..header_end]);
+    let mut value: Option<String> = None;
+    for line in head.split("\r\n") {
+        match (&mut value, line.starts_with([' ', '\t'])) {
+            (Some(v), true) => v.push_str(line),
+            (Some(_), false) => break,
+            (None, _) => {
+                if line.len() > 5 && line[..5].eq_ignore_ascii_case("from:") {
+                    value = Some(line[5..].to_string());
+                }
+            }
+        }
+    }
+    let v = value?;
+    let addr = match (v.find('<'), v.find('>')) {
+        (Some(a), Some(b)) if a < b => &v[a + 1..b],
+        _ => v.split(',').next().unwrap_or("").trim(),
+    };
+    let domain = addr.rsplit_once('@')?.1.trim().trim_end_matches(['>', ' ']);
+    if domain.is_empty() { None } else { Some(domain.to_lowercase()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_header_domain() {
+        assert_eq!(
+            from_domain(b"Subject: x\r\nFrom: Alice <alice@Example.TEST>\r\n\r\nbody"),
+            Some("example.test".into())
+        );
+        assert_eq!(from_domain(b"from: bob@example.org\r\n\r\n"), Some("example.org".into()));
+        assert_eq!(
+            from_domain(b"From: \"Long\r\n name\" <c@folded.test>\r\nTo: x\r\n\r\n"),
+            Some("folded.test".into())
+        );
+        assert_eq!(from_domain(b"Subject: none\r\n\r\nFrom: body@not.header\r\n"), None);
+    }
+
+    #[test]
+    fn relay_modes() {
+        assert_eq!(relay_tls("implicit"), (true, TlsPolicy::Required));
+        assert_eq!(relay_tls("verified"), (false, TlsPolicy::Verified));
+        assert_eq!(relay_tls("none"), (false, TlsPolicy::None));
+        assert_eq!(relay_tls("nonsense"), (false, TlsPolicy::Required));
+    }
+}
