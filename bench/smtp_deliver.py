@@ -179,6 +179,7 @@ def run_mailroom(args, workdir: Path, port: int, dns: TestDNS) -> dict:
     for k, v in settings.items():
         srv.cli("settings", "set", k, v)
     per_domain = srv.cli("settings", "get", "max_connections_per_domain").stdout.strip()
+    dkim_keys = len(json.loads(srv.cli("dkim", "show", "example.test", "--json").stdout or "[]"))
 
     sink = Sink(SINK_IP, port, workdir).start()
     srv.start()
@@ -208,7 +209,8 @@ def run_mailroom(args, workdir: Path, port: int, dns: TestDNS) -> dict:
     return {
         "name": _mailroomd_version(binary), "queued": queued, "received": received,
         "elapsed": elapsed, "inject_s": inject_s, "errors": errors, "log": srv.log_path,
-        "config": f"max_connections_per_domain={per_domain}, DKIM {'off' if args.unsigned else 'RSA+Ed25519'}",
+        "config": f"max_connections_per_domain={per_domain}, "
+                  f"DKIM {'off' if args.unsigned else f'on ({dkim_keys} keys for example.test)'}",
     }
 
 

@@ -35,10 +35,11 @@ fn unreachable_serve() -> anyhow::Result<()> {
 fn domain(store: &Store, c: DomainCmd) -> anyhow::Result<()> {
     match c {
         DomainCmd::Add { name } => {
-            let d = store.add_domain(&name)?;
+            let d = crate::domains::add_domain(store, &name)?;
             println!(
-                "Added domain {}. Its postmaster@{} mailbox was created; give it a password with \"account passwd postmaster@{}\".",
-                d.name, d.name, d.name
+                "Added domain {0}. Its postmaster@{0} mailbox was created; give it a password with \"account passwd postmaster@{0}\".\n\
+                 Its DKIM keys were created too; \"dkim show {0}\" lists the DNS records to publish.",
+                d.name
             );
         }
         DomainCmd::List => {
@@ -471,8 +472,11 @@ fn dkim_show(store: &Store, domain: &str, json: bool) -> anyhow::Result<()> {
     if records.is_empty() {
         println!("{domain} has no DKIM keys.");
     }
+    // A TXT string holds at most 255 characters, so long RSA keys are printed
+    // as several quoted strings, the way DNS zone files and most panels take them.
     for (_, rec) in records {
-        println!("{} IN TXT \"{}\"", rec.name, rec.value);
+        let strings: Vec<String> = rec.txt_strings().iter().map(|s| format!("\"{s}\"")).collect();
+        println!("{} IN TXT {}", rec.name, strings.join(" "));
     }
     Ok(())
 }
