@@ -223,7 +223,11 @@ def test_dkim_signatures_verify(server, test_dns, smtp_peers):
     # A changed body no longer verifies: the check above means something.
     tampered = content.replace(f"Queued message {t}".encode(), f"Altered message {t}".encode())
     for idx in range(2):
-        assert not dkim.DKIM(tampered).verify(idx=idx, dnsfunc=dnsfunc)
+        try:
+            ok = dkim.DKIM(tampered).verify(idx=idx, dnsfunc=dnsfunc)
+        except dkim.ValidationError:  # dkimpy raises on a body hash mismatch
+            ok = False
+        assert not ok, f"signature {idx} still verifies after the body was changed"
 
 
 def test_no_dkim_signature_for_foreign_from(server, test_dns, smtp_peers):

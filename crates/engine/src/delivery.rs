@@ -40,7 +40,14 @@ pub struct Deliverer {
     notify: Arc<Notify>,
     total: Arc<Semaphore>,
     per_destination: Mutex<HashMap<String, Arc<Semaphore>>>,
+    signers: Mutex<HashMap<String, CachedSigner>>,
 }
+
+/// A domain's parsed DKIM keys (or none) and when they were loaded.
+type CachedSigner = (std::time::Instant, Option<Arc<mailroom_dkim::Signer>>);
+
+/// How long parsed DKIM keys are reused before the database is asked again.
+const SIGNER_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Batch {
     key: String,
@@ -83,6 +90,7 @@ impl Deliverer {
             secrets,
             notify,
             per_destination: Mutex::new(HashMap::new()),
+            signers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -233,25 +241,22 @@ impl Deliverer {
     /// Reads a queued message and signs it if its From: domain is ours.
     fn prepare(&self, id: &str, rows: &[QueueEntry]) -> anyhow::Result<OutboundMessage> {
         let bytes = self.store.read_message(id)?;
-        let body = match from_domain(&bytes) {
-            Some(domain) if self.store.is_local_domain(&domain)? => {
-                let keys = crate::domains::dkim_keys(&self.store, &domain)?;
-                if keys.is_empty() {
-                    bytes
-                } else {
-                    match mailroom_dkim::sign(&bytes, &domain, &keys) {
-                        Ok(mut signed) => {
-                            signed.extend_from_slice(&bytes);
-                            signed
-                        }
-                        Err(e) => {
-                            tracing::warn!(message = id, error = %e, "could not DKIM-sign; sending unsigned");
-                            bytes
-                        }
-                    }
+        let signer = match from_domain(&bytes) {
+            Some(domain) => self.signer(&domain)?,
+            None => None,
+        };
+        let body = match signer {
+            Some(signer) => match signer.sign(&bytes) {
+                Ok(mut signed) => {
+                    signed.extend_from_slice(&bytes);
+                    signed
                 }
-            }
-            _ => bytes,
+                Err(e) => {
+                    tracing::warn!(message = id, error = %e, "could not DKIM-sign; sending unsigned");
+                    bytes
+                }
+            },
+            None => bytes,
         };
         Ok(OutboundMessage {
             id: id.to_string(),
@@ -259,6 +264,28 @@ impl Deliverer {
             recipients: rows.iter().map(|r| r.recipient.clone()).collect(),
             body: Arc::new(body),
         })
+    }
+
+    /// The DKIM signer of a local domain (`None` for other domains or a
+    /// domain without keys), parsed once and reused for [`SIGNER_TTL`].
+    fn signer(&self, domain: &str) -> anyhow::Result<Option<Arc<mailroom_dkim::Signer>>> {
+        {
+            let cache = self.signers.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, s)) = cache.get(domain)
+                && at.elapsed() < SIGNER_TTL
+            {
+                return Ok(s.clone());
+            }
+        }
+        let signer = if self.store.is_local_domain(domain)? {
+            let keys = crate::domains::dkim_keys(&self.store, domain)?;
+            if keys.is_empty() { None } else { Some(Arc::new(mailroom_dkim::Signer::new(domain, &keys)?)) }
+        } else {
+            None
+        };
+        let mut cache = self.signers.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(domain.to_string(), (std::time::Instant::now(), signer.clone()));
+        Ok(signer)
     }
 
     fn retry_after(&self, attempts: i64) -> std::time::Duration {
@@ -279,9 +306,11 @@ impl Deliverer {
                     tracing::info!(message = %msg.id, rcpt = %row.recipient, host = %host, reply = %reply, "delivered");
                     done.push(row.id);
                 }
-                RcptOutcome::Failed { host, status, reason } => {
+                RcptOutcome::Failed { host, status, reason, remote_reply } => {
                     tracing::warn!(message = %msg.id, rcpt = %row.recipient, host = host.as_deref().unwrap_or(""), status = %status, reason = %reason, "delivery failed");
-                    failed.push((row, status.clone(), reason.clone(), host.clone()));
+                    // The report quotes the remote server's own words when it gave them.
+                    let diagnostic = remote_reply.clone().unwrap_or_else(|| reason.clone());
+                    failed.push((row, status.clone(), diagnostic, host.clone()));
                 }
                 RcptOutcome::Deferred { host, reason } => {
                     let age = now.timestamp() - row.arrived_at;

@@ -102,7 +102,7 @@ async fn plan(router: &Router, cfg: &OutboundConfig, dest: &Destination) -> Resu
 
 fn route_outcome(e: &crate::route::RouteError) -> RcptOutcome {
     if e.is_permanent() {
-        RcptOutcome::Failed { host: None, status: e.status().to_string(), reason: e.to_string() }
+        RcptOutcome::Failed { host: None, status: e.status().to_string(), reason: e.to_string(), remote_reply: None }
     } else {
         RcptOutcome::Deferred { host: None, reason: e.to_string() }
     }

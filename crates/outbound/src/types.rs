@@ -146,6 +146,9 @@ pub enum RcptOutcome {
         status: String,
         /// Plain-language reason including the remote reply if there was one.
         reason: String,
+        /// The remote server's reply exactly as received (for the DSN's
+        /// `Diagnostic-Code: smtp;`), when the failure was its verdict.
+        remote_reply: Option<String>,
     },
 }
 

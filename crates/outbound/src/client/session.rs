@@ -146,6 +146,7 @@ fn fill_open(results: &mut Results, target: &Target, hostname: &str, stop: &Stop
                     host,
                     status: "5.4.6".into(),
                     reason: format!("mail for {} loops back to this server ({})", target.domain, hostname),
+                    remote_reply: None,
                 },
                 false,
             ),

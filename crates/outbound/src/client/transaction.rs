@@ -215,14 +215,19 @@ fn clean_address(addr: &str) -> bool {
 }
 
 fn failed(host: &str, status: &str, reason: String) -> RcptOutcome {
-    RcptOutcome::Failed { host: Some(host.to_string()), status: status.to_string(), reason }
+    RcptOutcome::Failed { host: Some(host.to_string()), status: status.to_string(), reason, remote_reply: None }
 }
 
 /// 5xx → Failed with the reply's status, anything else that is not 2xx →
 /// Deferred (a 3xx where none belongs is a protocol slip, not a verdict).
 fn outcome_for(host: &str, reply: &Reply, reason: String) -> RcptOutcome {
     if reply.is_permanent() {
-        failed(host, &reply.status(), reason)
+        RcptOutcome::Failed {
+            host: Some(host.to_string()),
+            status: reply.status(),
+            reason,
+            remote_reply: Some(reply.to_string()),
+        }
     } else {
         RcptOutcome::Deferred { host: Some(host.to_string()), reason }
     }
