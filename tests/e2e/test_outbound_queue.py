@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from conftest import outbound_settings
-from mailroom import make_message, queue_entry, queue_list, wait_for, wait_queue_empty
+from mailroom import make_message, queue_entry, wait_for, wait_queue_empty
 
 ALICE = "alice@example.test"
 POLL = 1  # queue_poll_secs
@@ -155,6 +155,21 @@ def test_pause_and_resume(server, test_dns, smtp_peers):
         server.cli("queue", "resume")
     assert peer.wait_messages(token=t, timeout=POLL + 10), "not delivered after queue resume"
     wait_for(lambda: queue_entry(server, qid) is None, 10, what=f"{qid} to leave the queue")
+
+
+def test_new_mail_is_attempted_at_once(server_factory, test_dns, loopback, smtp_peers):
+    """Mail accepted by the running server does not wait for the next queue scan."""
+    srv = server_factory(settings=outbound_settings(test_dns, loopback, queue_poll_secs=300))
+    t = tok()
+    domain = f"prompt-{t}.test"
+    peer = smtp_peers()
+    test_dns.mail_domain(domain, [(10, peer.ip)])
+    time.sleep(1)  # past the scan at startup
+    t0 = time.monotonic()
+    send_out(srv, f"user@{domain}", t)
+    assert peer.wait_messages(token=t, timeout=10), "not delivered within 10 s with queue_poll_secs 300"
+    print(f"delivered {time.monotonic() - t0:.2f} s after acceptance")
+    wait_queue_empty(srv, timeout=5)
 
 
 # --------------------------------------------------------------------------

@@ -192,33 +192,17 @@ impl Deliverer {
         for e in batch.entries {
             by_message.entry(e.message_id.clone()).or_default().push(e);
         }
-        let mut prepared = Vec::new();
-        for (id, rows) in by_message {
-            match block_in_place(|| self.prepare(&id, &rows)) {
-                Ok(msg) => prepared.push((msg, rows)),
-                Err(e) => {
-                    tracing::error!(message = %id, error = %e, "queued message unreadable; will retry");
-                    for r in &rows {
-                        let next = chrono::Utc::now().timestamp() + self.retry_after(r.attempts).as_secs() as i64;
-                        let _ =
-                            block_in_place(|| self.store.queue_defer(r.id, next, &format!("local error: {e}"), false));
-                    }
-                }
+        // Messages are split into connections first and prepared (read and
+        // DKIM-signed) inside each connection's task, so signing runs in parallel.
+        let mut chunks: Vec<Vec<(String, Vec<QueueEntry>)>> = Vec::new();
+        for item in by_message {
+            match chunks.last_mut() {
+                Some(c) if c.len() < MESSAGES_PER_CONNECTION => c.push(item),
+                _ => chunks.push(vec![item]),
             }
         }
         let limit = self.destination_limit(&batch.key);
         let mut connections = JoinSet::new();
-        let mut chunk = Vec::new();
-        let mut chunks = Vec::new();
-        for item in prepared {
-            chunk.push(item);
-            if chunk.len() == MESSAGES_PER_CONNECTION {
-                chunks.push(std::mem::take(&mut chunk));
-            }
-        }
-        if !chunk.is_empty() {
-            chunks.push(chunk);
-        }
         for chunk in chunks {
             let this = self.clone();
             let limit = limit.clone();
@@ -228,14 +212,44 @@ impl Deliverer {
                 else {
                     return;
                 };
-                let messages: Vec<OutboundMessage> = chunk.iter().map(|(m, _)| m.clone()).collect();
-                let outcomes = deliver(&this.router, &this.outbound, &destination, &messages).await;
-                for ((msg, rows), outcome) in chunk.iter().zip(outcomes) {
-                    block_in_place(|| this.record(msg, rows, &outcome));
+                let prepared = block_in_place(|| this.prepare_all(chunk));
+                if prepared.is_empty() {
+                    return;
                 }
+                let messages: Vec<OutboundMessage> = prepared.iter().map(|(m, _)| m.clone()).collect();
+                let outcomes = deliver(&this.router, &this.outbound, &destination, &messages).await;
+                block_in_place(|| {
+                    // Finished rows of the whole connection go in one transaction.
+                    let mut finished = Vec::new();
+                    for ((msg, rows), outcome) in prepared.iter().zip(outcomes) {
+                        finished.extend(this.record(msg, rows, &outcome));
+                    }
+                    if let Err(e) = this.store.queue_remove(&finished) {
+                        tracing::error!(error = %e, "could not update the queue");
+                    }
+                });
             });
         }
         while connections.join_next().await.is_some() {}
+    }
+
+    /// Prepares every message of a connection; a message that cannot be read
+    /// is deferred rather than sent.
+    fn prepare_all(&self, chunk: Vec<(String, Vec<QueueEntry>)>) -> Vec<(OutboundMessage, Vec<QueueEntry>)> {
+        let mut prepared = Vec::new();
+        for (id, rows) in chunk {
+            match self.prepare(&id, &rows) {
+                Ok(msg) => prepared.push((msg, rows)),
+                Err(e) => {
+                    tracing::error!(message = %id, error = %e, "queued message unreadable; will retry");
+                    for r in &rows {
+                        let next = chrono::Utc::now().timestamp() + self.retry_after(r.attempts).as_secs() as i64;
+                        let _ = self.store.queue_defer(r.id, next, &format!("local error: {e}"), false);
+                    }
+                }
+            }
+        }
+        prepared
     }
 
     /// Reads a queued message and signs it if its From: domain is ours.
@@ -294,8 +308,10 @@ impl Deliverer {
         schedule.get(i).copied().unwrap_or(std::time::Duration::from_secs(300))
     }
 
-    /// Records the outcomes for one message's rows.
-    fn record(&self, msg: &OutboundMessage, rows: &[QueueEntry], outcomes: &[RcptOutcome]) {
+    /// Records the outcomes for one message's rows: deferrals are written,
+    /// reports sent; returns the rows that are finished (delivered or
+    /// bounced) for the caller to remove.
+    fn record(&self, msg: &OutboundMessage, rows: &[QueueEntry], outcomes: &[RcptOutcome]) -> Vec<i64> {
         let now = chrono::Utc::now();
         let mut done = Vec::new();
         let mut failed = Vec::new();
@@ -363,11 +379,7 @@ impl Deliverer {
                 .collect();
             self.send_dsn(msg, rows, DsnKind::Delay, &recipients);
         }
-        if !done.is_empty()
-            && let Err(e) = self.store.queue_remove(&done)
-        {
-            tracing::error!(error = %e, "could not update the queue");
-        }
+        done
     }
 
     /// Builds a DSN for `msg` and delivers it to the envelope sender.

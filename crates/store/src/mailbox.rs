@@ -147,21 +147,27 @@ impl Store {
         if uids.is_empty() {
             return Ok(0);
         }
-        let removed = {
+        let (removed, released) = {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
             let mut removed = 0;
+            let mut released = Vec::new();
             {
+                let mut find =
+                    tx.prepare("SELECT message_id FROM mailbox_messages WHERE mailbox_id = ?1 AND uid = ?2")?;
                 let mut del = tx.prepare("DELETE FROM mailbox_messages WHERE mailbox_id = ?1 AND uid = ?2")?;
                 for uid in uids {
+                    if let Some(id) = find.query_row(params![mailbox_id, uid], |r| r.get::<_, String>(0)).optional()? {
+                        released.push(id);
+                    }
                     removed += del.execute(params![mailbox_id, uid])?;
                 }
             }
             tx.execute("UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?1", [mailbox_id])?;
             tx.commit()?;
-            removed
+            (removed, released)
         };
-        self.collect_garbage()?;
+        self.release_messages(&released)?;
         Ok(removed)
     }
 }

@@ -102,18 +102,22 @@ impl Store {
     /// Removes finished entries (delivered, or bounced once the DSN is stored)
     /// and frees message files nothing refers to any more.
     pub fn queue_remove(&self, ids: &[i64]) -> Result<()> {
-        {
+        let released = {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
+            let mut released = Vec::new();
             {
-                let mut del = tx.prepare_cached("DELETE FROM queue WHERE id = ?1")?;
+                let mut del = tx.prepare_cached("DELETE FROM queue WHERE id = ?1 RETURNING message_id")?;
                 for id in ids {
-                    del.execute([id])?;
+                    if let Some(m) = del.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+                        released.push(m);
+                    }
                 }
             }
             tx.commit()?;
-        }
-        self.collect_garbage()?;
+            released
+        };
+        self.release_messages(&released)?;
         Ok(())
     }
 
@@ -163,7 +167,7 @@ impl Store {
         if n == 0 {
             return Err(Error::NotFound(format!("there is no queued message {message_id}")));
         }
-        self.collect_garbage()?;
+        self.release_messages(&[message_id.to_string()])?;
         Ok(n)
     }
 }
