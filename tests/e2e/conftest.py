@@ -18,6 +18,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mailroom import BinaryMissing, MailServer, require_binary  # noqa: E402
 
 
+def require_module(name: str):
+    """Imports a test dependency or fails the test: a missing tool is a broken
+    test environment (run scripts/install-test-deps), never a pass."""
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        pytest.fail(f"the Python module {name} is missing ({e}); run scripts/install-test-deps", pytrace=False)
+
+
+def require_program(name: str) -> None:
+    """Fails the test unless the program is on the PATH."""
+    import shutil
+    if not shutil.which(name):
+        pytest.fail(f"{name} is not installed; run scripts/install-test-deps", pytrace=False)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
 
@@ -113,7 +130,7 @@ def fresh_server(tmp_path_factory, mailroomd):
 @pytest.fixture(scope="session")
 def test_dns():
     """One DNS server for the session; tests add records under names of their own."""
-    pytest.importorskip("dnslib", reason="dnslib is needed (scripts/install-test-deps)")
+    require_module("dnslib")
     from peers import TestDNS
 
     dns = TestDNS().start()
@@ -150,7 +167,7 @@ class PeerFactory:
         self.peers = []
 
     def __call__(self, ip: str | None = None, **kw):
-        pytest.importorskip("aiosmtpd", reason="aiosmtpd is needed (scripts/install-test-deps)")
+        require_module("aiosmtpd")
         from peers import SMTPPeer
 
         peer = SMTPPeer(ip or self.loopback.take(), self.loopback.port, **kw)

@@ -75,7 +75,7 @@ def server(server_factory, test_dns, loopback):
 def postfix_peer(test_dns, loopback):
     reason = postfix_available()
     if reason:
-        pytest.skip(reason)
+        pytest.fail(f"{reason}; run scripts/install-test-deps", pytrace=False)
     d = Path(tempfile.mkdtemp(prefix="mailroom-postfix-peer-"))
     os.chmod(d, 0o755)
     ip = loopback.take()

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import outbound_settings
+from conftest import outbound_settings, require_module
 from mailroom import make_message, queue_entry, wait_for, wait_queue_empty
 
 ALICE = "alice@example.test"
@@ -204,8 +204,8 @@ def test_dkim_show(server):
 
 
 def test_dkim_signatures_verify(server, test_dns, smtp_peers):
-    dkim = pytest.importorskip("dkim", reason="dkimpy is needed (scripts/install-test-deps)")
-    pytest.importorskip("nacl", reason="PyNaCl is needed for Ed25519 (scripts/install-test-deps)")
+    dkim = require_module("dkim")
+    require_module("nacl")
     records = {r["name"].lower().rstrip("."): r["value"] for r in dkim_records(server, "example.test")}
 
     def dnsfunc(name, timeout=5):

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from conftest import require_program
 from mailroom import PASSWORDS, client_tls_context, make_message, retr_bytes, split_trace, which
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
@@ -313,8 +314,8 @@ def _curl(url: str, user: str, *extra: str) -> subprocess.CompletedProcess:
         capture_output=True, timeout=60)
 
 
-@pytest.mark.skipif(not which("curl"), reason="curl not installed")
 def test_curl_retr(fresh_server):
+    require_program("curl")
     sent = load(fresh_server, ALICE, 1)
     [msg] = sent.values()
     host, port = fresh_server.addr("pop3")
@@ -333,8 +334,8 @@ def test_curl_retr(fresh_server):
     assert res3.stdout == f"1 {len(res.stdout)}\r\n".encode()
 
 
-@pytest.mark.skipif(not which("curl"), reason="curl not installed")
 def test_curl_without_tls_cannot_log_in(fresh_server):
+    require_program("curl")
     load(fresh_server, ALICE, 1)
     host, port = fresh_server.addr("pop3")
     res = _curl(f"pop3://{host}:{port}/1", ALICE)  # no --ssl-reqd: cleartext

@@ -40,7 +40,7 @@ def run(*cmd: str) -> None:
 @pytest.fixture(scope="module")
 def netns():
     if os.geteuid() != 0 or not shutil.which("ip"):
-        pytest.skip("network namespaces need root and iproute2")
+        pytest.fail("the relay tests build network namespaces: they need root and iproute2", pytrace=False)
     existing = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     for _ in range(50):
         x = random.randint(1, 254)
@@ -54,7 +54,7 @@ def netns():
         try:
             run("ip", "netns", "add", ns)
         except subprocess.CalledProcessError as e:
-            pytest.skip(f"cannot create a network namespace here: {e.stderr.strip()}")
+            pytest.fail(f"cannot create a network namespace here: {e.stderr.strip()}", pytrace=False)
         # Resolver inside the namespace: its own loopback, where nothing listens.
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from conftest import require_program
 from mailroom import PASSWORDS, client_tls_context, make_message, split_trace, which
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
@@ -198,9 +199,9 @@ def _swaks(server, port_name: str, tls_flag: str, tok: str) -> subprocess.Comple
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.skipif(not which("swaks"), reason="swaks not installed")
 @pytest.mark.parametrize("port_name,flag", [("submission", "--tls"), ("submissions", "--tlsc")])
 def test_swaks(server, port_name, flag):
+    require_program("swaks")
     tok = token()
     res = _swaks(server, port_name, flag, tok)
     assert res.returncode == 0, f"swaks failed:\n{res.stdout}\n{res.stderr}"
@@ -213,8 +214,8 @@ def test_swaks(server, port_name, flag):
     assert f"swaks body {tok}\r\n".encode() in rest
 
 
-@pytest.mark.skipif(not which("swaks"), reason="swaks not installed")
 def test_swaks_wrong_password_fails(server):
+    require_program("swaks")
     host, port = server.addr("submission")
     res = subprocess.run(
         ["swaks", "--server", host, "--port", str(port), "--tls", "--auth", "PLAIN",
