@@ -359,6 +359,12 @@ class SMTPPeer:
         self.sessions: dict[int, PeerSession] = {}
         self.logins: list[tuple[str, str, bool]] = []  # (user, password, accepted)
         self.data_started = threading.Event()
+        # Hold the reply to the data of every message after the first
+        # `hold_after` ones for `hold_secs` (0 = never).
+        self.hold_after = 0
+        self.hold_secs = 0.0
+        self.held = threading.Event()
+        self._data_count = 0
         self._rcpt_rules: list[_Rule] = []
         self._data_rules: list[_Rule] = []
         self._lock = threading.Lock()
@@ -466,6 +472,12 @@ class SMTPPeer:
         self.data_started.set()
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
+        with self._lock:
+            self._data_count += 1
+            hold = self.hold_secs if self.hold_secs and self._data_count > self.hold_after else 0.0
+        if hold:
+            self.held.set()
+            await asyncio.sleep(hold)
         reply = self._scripted(self._data_rules, None) or "250 2.0.0 Ok: queued"
         with self._lock:
             rec.data_replies.append(int(reply[:3]))

@@ -282,3 +282,33 @@ def test_sigterm_during_delivery_sends_once(server_factory, test_dns, loopback, 
     assert len(peer.with_token(t)) == 1, \
         f"{len(peer.with_token(t))} copies after restart (stop took {stopped_after:.1f} s)"
     assert queue_entry(srv, qid) is None
+
+
+@pytest.mark.slow
+def test_kill9_during_delivery_resends_nothing_already_accepted(server_factory, test_dns, loopback, smtp_peers):
+    # Two messages leave over one connection. The peer accepts the first at
+    # once and holds its answer to the second; the engine is killed (-9) while
+    # it waits. The first message was acknowledged by the peer before the
+    # crash, so after a restart it must not be sent again; the second, never
+    # acknowledged, is sent again (the unavoidable case, RFC 1047).
+    srv = server_factory(settings=outbound_settings(test_dns, loopback, queue_poll_secs=POLL))
+    t = tok()
+    domain = f"crash-{t}.test"
+    peer = smtp_peers()
+    peer.hold_after, peer.hold_secs = 1, 30.0
+    test_dns.mail_domain(domain, [(10, peer.ip)])
+    assert srv.cli("queue", "pause").returncode == 0
+    first, _ = send_out(srv, f"one@{domain}", f"{t}-1")
+    second, _ = send_out(srv, f"two@{domain}", f"{t}-2")
+    assert srv.cli("queue", "resume").returncode == 0
+    assert peer.held.wait(20), "the second message never reached the peer"
+    assert len(peer.with_token(f"{t}-1")) == 1
+    time.sleep(0.3)  # the first acceptance is already recorded; make sure of nothing else
+    srv.kill9()
+
+    peer.hold_secs = 0.0
+    srv.start()
+    wait_queue_empty(srv, timeout=30)
+    assert len(peer.with_token(f"{t}-1")) == 1, "a message the peer had accepted was sent again after the crash"
+    assert len(peer.with_token(f"{t}-2")) >= 1, "the message in flight at the crash was lost"
+    assert queue_entry(srv, first) is None and queue_entry(srv, second) is None

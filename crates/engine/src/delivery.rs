@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use mailroom_outbound::deliver::deliver;
+use mailroom_outbound::deliver::deliver_with;
 use mailroom_outbound::dsn::{DsnInput, DsnKind, DsnRecipient};
 use mailroom_outbound::route::Router;
 use mailroom_outbound::{Credentials, Destination, OutboundConfig, OutboundMessage, RcptOutcome, Relay, TlsPolicy};
@@ -217,7 +217,22 @@ impl Deliverer {
                     return;
                 }
                 let messages: Vec<OutboundMessage> = prepared.iter().map(|(m, _)| m.clone()).collect();
-                let outcomes = deliver(&this.router, &this.outbound, &destination, &messages).await;
+                // A recipient the remote server accepted is taken off the queue at
+                // once, not when the whole connection is done: should the process
+                // die later in this connection, it is not sent again.
+                let rows: HashMap<(&str, &str), i64> = prepared
+                    .iter()
+                    .flat_map(|(_, rows)| rows.iter().map(|r| ((r.message_id.as_str(), r.recipient.as_str()), r.id)))
+                    .collect();
+                let store = this.store.clone();
+                let on_delivered = move |message: &str, rcpt: &str| {
+                    if let Some(id) = rows.get(&(message, rcpt))
+                        && let Err(e) = block_in_place(|| store.queue_remove(&[*id]))
+                    {
+                        tracing::error!(error = %e, "could not record a delivery");
+                    }
+                };
+                let outcomes = deliver_with(&this.router, &this.outbound, &destination, &messages, &on_delivered).await;
                 block_in_place(|| {
                     // Finished rows of the whole connection go in one transaction.
                     let mut finished = Vec::new();

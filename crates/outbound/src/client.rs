@@ -18,4 +18,4 @@ pub mod transaction;
 
 pub use ehlo::Capabilities;
 pub use reply::Reply;
-pub use session::{SessionReport, Target, run_session};
+pub use session::{SessionReport, Target, run_session, run_session_with};

@@ -9,9 +9,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::client::{Target, run_session};
+use crate::client::{Target, run_session_with};
 use crate::route::Router;
-use crate::{Destination, OutboundConfig, OutboundMessage, RcptOutcome};
+use crate::{Destination, OnDelivered, OutboundConfig, OutboundMessage, RcptOutcome};
 
 /// Delivers `messages` to `dest`. Returns one `Vec` per message with one
 /// outcome per recipient, in the order given.
@@ -20,6 +20,18 @@ pub async fn deliver(
     cfg: &OutboundConfig,
     dest: &Destination,
     messages: &[OutboundMessage],
+) -> Vec<Vec<RcptOutcome>> {
+    deliver_with(router, cfg, dest, messages, &|_, _| {}).await
+}
+
+/// [`deliver`], reporting each delivered recipient through `on_delivered` the
+/// moment the remote server accepts it.
+pub async fn deliver_with(
+    router: &Router,
+    cfg: &OutboundConfig,
+    dest: &Destination,
+    messages: &[OutboundMessage],
+    on_delivered: OnDelivered<'_>,
 ) -> Vec<Vec<RcptOutcome>> {
     let (label, targets) = match plan(router, cfg, dest).await {
         Ok(plan) => plan,
@@ -38,7 +50,7 @@ pub async fn deliver(
             break;
         }
         let (subset, index) = state.open_subset();
-        let report = run_session(cfg, target, &subset).await;
+        let report = run_session_with(cfg, target, &subset, on_delivered).await;
         let counts = Counts::of(&report.outcomes);
         tracing::info!(
             destination = %label, host = %target.host, addr = %target.addr, tls = report.tls,

@@ -108,6 +108,11 @@ pub struct OutboundConfig {
     pub data_timeout: Duration,
 }
 
+/// Called the moment a recipient is delivered (message id, recipient), so the
+/// caller can record it at once: if the process dies later in the same
+/// connection, what was already accepted is not sent again.
+pub type OnDelivered<'a> = &'a (dyn Fn(&str, &str) + Send + Sync);
+
 /// One message to send over a connection.
 #[derive(Debug, Clone)]
 pub struct OutboundMessage {

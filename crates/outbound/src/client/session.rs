@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::{Credentials, OutboundConfig, OutboundMessage, RcptOutcome, TlsPolicy};
+use crate::{Credentials, OnDelivered, OutboundConfig, OutboundMessage, RcptOutcome, TlsPolicy};
 
 use super::conn::{ConnError, SmtpConn};
 use super::ehlo::{Capabilities, names_us};
@@ -88,11 +88,22 @@ type Results = Vec<Vec<Option<(RcptOutcome, bool)>>>;
 /// Under [`TlsPolicy::Opportunistic`] a failed TLS handshake is followed by
 /// one new plaintext connection to the same address.
 pub async fn run_session(cfg: &OutboundConfig, target: &Target, messages: &[OutboundMessage]) -> SessionReport {
+    run_session_with(cfg, target, messages, &|_, _| {}).await
+}
+
+/// [`run_session`], reporting each delivered recipient through `on_delivered`
+/// as soon as the server accepts the message.
+pub async fn run_session_with(
+    cfg: &OutboundConfig,
+    target: &Target,
+    messages: &[OutboundMessage],
+    on_delivered: OnDelivered<'_>,
+) -> SessionReport {
     let mut results: Results = messages.iter().map(|m| vec![None; m.recipients.len()]).collect();
     let mut allow_starttls = true;
     let mut tls;
     loop {
-        let mut session = Session { cfg, target, conn: None, tls: false };
+        let mut session = Session { cfg, target, conn: None, tls: false, on_delivered };
         let res = session.run(messages, &mut results, allow_starttls).await;
         tls = session.tls;
         if let Err(stop) = &res
@@ -164,6 +175,8 @@ struct Session<'a> {
     conn: Option<SmtpConn>,
     /// Whether TLS was established (kept after the socket is closed).
     tls: bool,
+    /// Told of every delivered recipient at once.
+    on_delivered: OnDelivered<'a>,
 }
 
 impl Session<'_> {
@@ -253,8 +266,11 @@ impl Session<'_> {
             let mut tx = Transaction::new(msg, &caps, &target.host);
             let res = self.transaction(&mut tx, &caps, msg).await;
             let needs_rset = tx.needs_rset();
-            for (slot, outcome) in results[m].iter_mut().zip(tx.into_outcomes()) {
+            for ((slot, outcome), rcpt) in results[m].iter_mut().zip(tx.into_outcomes()).zip(&msg.recipients) {
                 if let Some(o) = outcome {
+                    if matches!(o, RcptOutcome::Delivered { .. }) {
+                        (self.on_delivered)(&msg.id, rcpt);
+                    }
                     *slot = Some((o, false));
                 }
             }
