@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from conftest import require_program
-from mailroom import PASSWORDS, client_tls_context, make_message, split_trace, which
+from mailroom import PASSWORDS, RawSMTP, client_tls_context, make_message, split_trace, which
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
 
@@ -224,3 +224,14 @@ def test_swaks_wrong_password_fails(server):
         capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
     assert "535 5.7.8" in res.stdout, res.stdout
+
+
+def test_logged_in_user_sends_only_as_themselves(server):
+    # Logged in as alice, mail from bob's address is refused; alice's own is fine.
+    with RawSMTP(*server.addr("submissions"), implicit_tls=True) as c:
+        c.ehlo()
+        assert c.auth_plain(ALICE, PASSWORDS[ALICE]).code == 235
+        r = c.cmd("MAIL FROM:<bob@example.test>")
+        assert r.startswith("553 5.7.1"), r
+        assert "bob@example.test" in r.full
+        assert c.cmd(f"MAIL FROM:<{ALICE}>").code == 250

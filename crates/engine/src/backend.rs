@@ -115,6 +115,24 @@ impl mailroom_smtp::Backend for MailBackend {
         }
     }
 
+    fn may_send_as(&self, account: &str, sender: &str) -> bool {
+        if !self.config.sender_login_match || account.eq_ignore_ascii_case(sender) {
+            return true;
+        }
+        // Any address that delivers to the account (alias, list, plus-address,
+        // catch-all) is one the user legitimately writes from.
+        match self.store.resolve(sender) {
+            Ok(Resolution::Local(targets)) => targets
+                .iter()
+                .any(|t| matches!(t, Target::Account { address, .. } if address.eq_ignore_ascii_case(account))),
+            Ok(_) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "sender check failed");
+                false
+            }
+        }
+    }
+
     fn deliver(&self, env: &Envelope<Target>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError> {
         let mut accounts = Vec::new();
         let mut remote: Vec<String> = Vec::new();

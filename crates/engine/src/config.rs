@@ -137,6 +137,12 @@ pub const SETTINGS: &[SettingDef] = &[
         kind: Kind::Number { min: 10, max: 86_400 },
     },
     SettingDef {
+        key: "sender_login_match",
+        help: "Logged-in users may send only from addresses that deliver to them (true/false)",
+        default: "true",
+        kind: Kind::Bool,
+    },
+    SettingDef {
         key: "dns_servers",
         help: "DNS servers for delivery, as ip:port (empty: the system's)",
         default: "",
@@ -349,6 +355,8 @@ pub struct Config {
     pub auth_fail_window: Duration,
     /// Failed logins before refusal.
     pub auth_fail_block_after: u32,
+    /// Logged-in users send only as their own addresses.
+    pub sender_login_match: bool,
     /// DNS servers for delivery (empty: system).
     pub dns_servers: Vec<std::net::SocketAddr>,
     /// Port of remote MX hosts.
@@ -408,6 +416,7 @@ impl Config {
             max_connections_per_ip: num("max_connections_per_ip")? as usize,
             auth_fail_window: Duration::from_secs(num("auth_fail_window_secs")?),
             auth_fail_block_after: num("auth_fail_block_after")? as u32,
+            sender_login_match: get("sender_login_match")? == "true",
             dns_servers: parse_endpoints(&get("dns_servers")?).unwrap_or_default(),
             remote_smtp_port: num("remote_smtp_port")? as u16,
             retry_schedule: parse_duration_list(&get("retry_schedule")?)

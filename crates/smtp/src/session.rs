@@ -133,6 +133,9 @@ pub trait Backend: Send + Sync + 'static {
     fn check_recipient(&self, address: &str) -> RcptCheck<Self::Target>;
     /// Checks a login (and does the per-IP failure accounting).
     fn authenticate(&self, peer: IpAddr, login: &str, password: &str) -> AuthOutcome;
+    /// Whether the user logged in as `account` may use `sender` as the
+    /// envelope sender (their own address, or one that delivers to them).
+    fn may_send_as(&self, account: &str, sender: &str) -> bool;
     /// Stores the message durably; returns its id.
     fn deliver(&self, envelope: &Envelope<Self::Target>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError>;
 }
@@ -362,6 +365,13 @@ impl<B: Backend> Session<B> {
         }
         if !from.is_ascii() && !smtputf8 {
             return self.fail(553, "5.6.7", "A non-ASCII address needs the SMTPUTF8 parameter");
+        }
+        if let Some(account) = self.auth.clone()
+            && !from.is_empty()
+            && !self.backend.may_send_as(&account, &from)
+        {
+            tracing::warn!(session = self.session_id, account = %account, sender = %from, "sender refused: not the logged-in user's address");
+            return self.fail(553, "5.7.1", format!("You are logged in as {account} and may not send as <{from}>"));
         }
         self.tx = Some(Transaction {
             sender: from,

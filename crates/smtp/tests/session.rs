@@ -31,6 +31,9 @@ impl Backend for Fake {
             AuthOutcome::Failed { delay: Duration::from_secs(1) }
         }
     }
+    fn may_send_as(&self, account: &str, sender: &str) -> bool {
+        account.eq_ignore_ascii_case(sender)
+    }
     fn deliver(&self, env: &Envelope<String>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError> {
         let mut all = trace.to_vec();
         all.extend_from_slice(body);
@@ -208,4 +211,15 @@ fn starttls_resets_the_session() {
     s.tls_started();
     assert_eq!(code(&s.line(b"RCPT TO:<alice@example.test>\r\n")), "503 5.5.1");
     assert_eq!(code(&s.line(b"MAIL FROM:<a@remote.test>\r\n")), "503 5.5.1", "EHLO is needed again after TLS");
+}
+
+#[test]
+fn logged_in_users_send_only_as_themselves() {
+    let (mut s, _) = session(ListenerKind::Submission, false, true);
+    s.line(b"EHLO c\r\n");
+    assert_eq!(code(&s.line(b"AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n")), "235 2.7.0");
+    assert_eq!(code(&s.line(b"MAIL FROM:<bob@example.test>\r\n")), "553 5.7.1");
+    assert_eq!(code(&s.line(b"MAIL FROM:<Alice@example.test>\r\n")), "250 2.1.0");
+    assert_eq!(code(&s.line(b"RSET\r\n")), "250 2.0.0");
+    assert_eq!(code(&s.line(b"MAIL FROM:<>\r\n")), "250 2.1.0", "the null sender is always allowed");
 }
