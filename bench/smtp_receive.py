@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 
 from mailroom import BinaryMissing, MailServer, RawSMTP, pick_offset, require_binary  # noqa: E402
+from peers import _master_cf  # noqa: E402
 
 RCPT = "alice@example.test"
 SENDER = "bench@remote.test"
@@ -255,22 +256,7 @@ def free_port() -> int:
 
 def postfix_master_cf(port: int) -> str:
     """Debian's master.cf with smtpd moved to a loopback port and no chroot."""
-    src = Path("/etc/postfix/master.cf")
-    if not src.exists():
-        src = Path("/etc/postfix/master.cf.proto")
-    out = []
-    for line in src.read_text().splitlines():
-        if not line or line[0] in "# \t":
-            out.append(line)
-            continue
-        f = line.split()
-        if len(f) >= 8:
-            f[4] = "n"  # chroot off: the private instance has no chroot jail
-            if f[0] == "smtp" and f[1] == "inet":
-                f[0] = f"127.0.0.1:{port}"
-        out.append("  ".join(f))
-    out.append("postlog   unix-dgram n  -       n       -       1       postlogd")
-    return "\n".join(out) + "\n"
+    return _master_cf(f"127.0.0.1:{port}")
 
 
 def run_postfix(args, workdir: Path) -> dict:

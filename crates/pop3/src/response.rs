@@ -109,27 +109,11 @@ impl Reply {
     }
 }
 
-/// Appends `text` as the body of a multi-line response: every line ends in
-/// CRLF (a bare LF becomes CRLF, a missing final line end is added) and a
-/// line starting with `.` gets a second one. The terminating `.` line is not
+/// Appends `text` as the body of a multi-line response (see
+/// [`mailroom_transport::push_dot_stuffed`]); the terminating `.` line is not
 /// added.
 pub fn push_stuffed(out: &mut Vec<u8>, text: &[u8]) {
-    for line in lines(text) {
-        if line.first() == Some(&b'.') {
-            out.push(b'.');
-        }
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// The lines of `text` without their line ends (CRLF or LF). A final line
-/// without a line end counts; an empty text has no lines.
-fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = text.strip_suffix(b"\n").unwrap_or(text);
-    // `split` yields one empty piece for an empty input; skip it.
-    let pieces = if text.is_empty() { None } else { Some(body.split(|&b| b == b'\n')) };
-    pieces.into_iter().flatten().map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+    mailroom_transport::push_dot_stuffed(out, text);
 }
 
 /// The part of `message` that `TOP n body_lines` sends: the header, the blank

@@ -20,12 +20,14 @@
 //! passes, whatever the peer sends.
 
 mod conn;
+mod dotstuff;
 mod netset;
 mod shutdown;
 mod throttle;
 pub mod tls;
 
 pub use conn::{Connection, LineRead};
+pub use dotstuff::push_dot_stuffed;
 pub use netset::NetSet;
 pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
 pub use throttle::{AuthThrottle, ThrottleVerdict};

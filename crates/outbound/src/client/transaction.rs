@@ -236,21 +236,8 @@ fn outcome_for(host: &str, reply: &Reply, reason: String) -> RcptOutcome {
 /// The body as it goes on the wire after DATA: lines starting with `.` get
 /// another `.`, the last line ends in CRLF, then `.` CRLF ends the data.
 pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 8);
-    let mut at_line_start = true;
-    for &b in body {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        if out.ends_with(b"\n") {
-            out.pop();
-        }
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    mailroom_transport::push_dot_stuffed(&mut out, body);
     out.extend_from_slice(b".\r\n");
     out
 }
