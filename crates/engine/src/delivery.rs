@@ -102,6 +102,7 @@ impl Deliverer {
             Err(e) => tracing::error!(error = %e, "could not recover the queue"),
         }
         let mut tasks = JoinSet::new();
+        let mut last_sweep = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
@@ -110,6 +111,12 @@ impl Deliverer {
                 _ = tokio::time::sleep(self.config.queue_poll) => {}
             }
             while tasks.try_join_next().is_some() {}
+            if last_sweep.elapsed() >= std::time::Duration::from_secs(3600) {
+                last_sweep = tokio::time::Instant::now();
+                if let Err(e) = block_in_place(|| self.store.sweep_orphans(crate::serve::ORPHAN_MIN_AGE)) {
+                    tracing::warn!(error = %e, "could not sweep leftover message files");
+                }
+            }
             match self.cycle(&mut tasks) {
                 Ok(true) => self.notify.notify_one(),
                 Ok(false) => {}

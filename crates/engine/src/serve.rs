@@ -21,6 +21,10 @@ use crate::paths::{RUNTIME_FILE, TLS_DIR};
 /// the server is asked to stop.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// Message files without a database row are deleted only once they are this
+/// old: a delivery in progress writes its file a moment before committing it.
+pub const ORPHAN_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -48,6 +52,7 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     let store =
         Arc::new(Store::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?);
     let config = Arc::new(Config::load(&store)?);
+    store.sweep_orphans(ORPHAN_MIN_AGE)?;
     let tls_dir = data_dir.join(TLS_DIR);
     tls::ensure_self_signed(&tls_dir, &config.hostname).context("creating the TLS certificate")?;
     let acceptor = tls::load_acceptor(&tls_dir)?;

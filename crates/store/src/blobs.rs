@@ -19,10 +19,6 @@ impl BlobStore {
     /// Opens (creating) the message directory.
     pub fn open(root: &Path) -> io::Result<Self> {
         fs::create_dir_all(root.join("tmp"))?;
-        // Leftover temporary files belong to writes that never finished.
-        for entry in fs::read_dir(root.join("tmp"))? {
-            let _ = fs::remove_file(entry?.path());
-        }
         Ok(Self { root: root.to_path_buf() })
     }
 
@@ -73,6 +69,41 @@ impl BlobStore {
         }
     }
 
+    /// Removes temporary files older than `min_age` (writes that never
+    /// finished). Returns how many.
+    pub fn sweep_tmp(&self, min_age: std::time::Duration) -> io::Result<usize> {
+        let mut n = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let entry = entry?;
+            if older_than(&entry, min_age) {
+                let _ = fs::remove_file(entry.path());
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Ids of message files last modified more than `min_age` ago.
+    pub fn list_ids_older_than(&self, min_age: std::time::Duration) -> io::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            if entry.file_name() == "tmp" || !entry.file_type()?.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(entry.path())? {
+                let file = file?;
+                if !older_than(&file, min_age) {
+                    continue;
+                }
+                if let Some(id) = file.file_name().to_str().and_then(|n| n.strip_suffix(".eml")) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     /// Ids of all message files on disk.
     pub fn list_ids(&self) -> io::Result<Vec<String>> {
         let mut ids = Vec::new();
@@ -91,6 +122,16 @@ impl BlobStore {
             }
         }
         Ok(ids)
+    }
+}
+
+/// Whether a directory entry was last modified more than `min_age` ago
+/// (unknown times count as old only when `min_age` is zero).
+fn older_than(entry: &fs::DirEntry, min_age: std::time::Duration) -> bool {
+    let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+    match age {
+        Some(a) => a >= min_age,
+        None => min_age.is_zero(),
     }
 }
 

@@ -13,7 +13,8 @@
 //! Durability contract: [`Store::deliver`] returns only after the message file
 //! is on disk and the database transaction that makes it visible has
 //! committed. A crash before the commit leaves at most an unreferenced file,
-//! which [`Store::open`] sweeps away; a crash after it loses nothing. A
+//! which the server removes with [`Store::sweep_orphans`] once it is old
+//! enough; a crash after it loses nothing. A
 //! message delivered to many local mailboxes is stored once.
 //!
 //! The store never sees a socket and knows nothing of protocols; its API is
@@ -56,8 +57,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, runs pending migrations
-    /// and removes message files left behind by an interrupted delivery.
+    /// Opens (creating if needed) the store in `dir` and runs pending
+    /// migrations. Opening never deletes anything: admin commands open the
+    /// store while the server writes to it (see [`Store::sweep_orphans`]).
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
         let conn = Connection::open(dir.join(DB_FILE))?;
@@ -70,9 +72,7 @@ impl Store {
         let mut conn = conn;
         schema::migrate(&mut conn)?;
         let blobs = BlobStore::open(&dir.join("messages"))?;
-        let store = Self { db: Mutex::new(conn), blobs, dir: dir.to_path_buf() };
-        store.sweep_orphans()?;
-        Ok(store)
+        Ok(Self { db: Mutex::new(conn), blobs, dir: dir.to_path_buf() })
     }
 
     /// The data directory.
@@ -91,18 +91,16 @@ impl Store {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Deletes message files that no database row refers to. Run at start-up,
-    /// when no delivery can be in flight.
-    fn sweep_orphans(&self) -> Result<()> {
-        let ids = self.blobs.list_ids()?;
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT 1 FROM messages WHERE id = ?1")?;
-        let mut removed = 0usize;
-        for id in ids {
-            if !stmt.exists([&id])? {
+    /// Deletes message files (and unfinished temporary files) that no database
+    /// row refers to and that are older than `min_age`: leftovers of deliveries
+    /// interrupted by a crash. The age limit keeps it from touching a delivery
+    /// in progress, whose file exists a moment before its row is committed;
+    /// only the server calls this. Returns how many files went.
+    pub fn sweep_orphans(&self, min_age: std::time::Duration) -> Result<usize> {
+        let mut removed = self.blobs.sweep_tmp(min_age)?;
+        for id in self.blobs.list_ids_older_than(min_age)? {
+            let referenced = self.conn().prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?.exists([&id])?;
+            if !referenced {
                 self.blobs.remove(&id)?;
                 removed += 1;
             }
@@ -110,7 +108,7 @@ impl Store {
         if removed > 0 {
             tracing::info!(removed, "removed message files of deliveries that never completed");
         }
-        Ok(())
+        Ok(removed)
     }
 
     /// Removes those of `candidates` that no mailbox and no queue entry refers
