@@ -148,7 +148,11 @@ class MailServer:
             log = open(self.log_path, "ab")
             log.write(f"\n===== {time.strftime('%H:%M:%S')} {' '.join(cmd)}\n".encode())
             log.flush()
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            # The outbound client logs every DNS answer and SMTP step at debug
+            # level: a delivery that stalls then shows where in the failure report.
+            env = dict(os.environ)
+            env.setdefault("RUST_LOG", "info,mailroom_outbound=debug")
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
             log.close()
             self.proc, self.offset = proc, offset
             try:

@@ -126,7 +126,16 @@ impl Router {
     pub async fn hosts(&self, domain: &str) -> Result<Vec<MxHost>, RouteError> {
         let domain = domain.trim_end_matches('.');
         let name = fqdn(domain)?;
-        let mx = match self.resolver.mx_lookup(name.clone()).await {
+        tracing::debug!(domain, "looking up MX");
+        let started = std::time::Instant::now();
+        let mx_result = self.resolver.mx_lookup(name.clone()).await;
+        tracing::debug!(
+            domain,
+            millis = started.elapsed().as_millis() as u64,
+            ok = mx_result.is_ok(),
+            "MX lookup done"
+        );
+        let mx = match mx_result {
             Ok(lookup) => lookup
                 .answers()
                 .iter()
