@@ -234,7 +234,7 @@ impl Deliverer {
                 let store = this.store.clone();
                 let on_delivered = move |message: &str, rcpt: &str| {
                     if let Some(id) = rows.get(&(message, rcpt))
-                        && let Err(e) = block_in_place(|| store.queue_remove(&[*id]))
+                        && let Err(e) = block_in_place(|| store.queue_remove(&[(*id, message)]))
                     {
                         tracing::error!(error = %e, "could not record a delivery");
                     }
@@ -242,9 +242,9 @@ impl Deliverer {
                 let outcomes = deliver_with(&this.router, &this.outbound, &destination, &messages, &on_delivered).await;
                 block_in_place(|| {
                     // Finished rows of the whole connection go in one transaction.
-                    let mut finished = Vec::new();
+                    let mut finished: Vec<(i64, &str)> = Vec::new();
                     for ((msg, rows), outcome) in prepared.iter().zip(outcomes) {
-                        finished.extend(this.record(msg, rows, &outcome));
+                        finished.extend(this.record(msg, rows, &outcome).into_iter().map(|id| (id, msg.id.as_str())));
                     }
                     if let Err(e) = this.store.queue_remove(&finished) {
                         tracing::error!(error = %e, "could not update the queue");

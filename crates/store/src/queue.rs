@@ -101,16 +101,20 @@ impl Store {
 
     /// Removes finished entries (delivered, or bounced once the DSN is stored)
     /// and frees message files nothing refers to any more.
-    pub fn queue_remove(&self, ids: &[i64]) -> Result<()> {
+    ///
+    /// Each row is named by its id *and* its message: SQLite may give a
+    /// deleted row's id to the next row inserted, so an id alone could name
+    /// another message's recipient if a row is removed twice.
+    pub fn queue_remove(&self, rows: &[(i64, &str)]) -> Result<()> {
         let released = {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
             let mut released = Vec::new();
             {
-                let mut del = tx.prepare_cached("DELETE FROM queue WHERE id = ?1 RETURNING message_id")?;
-                for id in ids {
-                    if let Some(m) = del.query_row([id], |r| r.get::<_, String>(0)).optional()? {
-                        released.push(m);
+                let mut del = tx.prepare_cached("DELETE FROM queue WHERE id = ?1 AND message_id = ?2")?;
+                for (id, message_id) in rows {
+                    if del.execute(params![id, message_id])? > 0 {
+                        released.push(message_id.to_string());
                     }
                 }
             }

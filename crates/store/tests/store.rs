@@ -179,3 +179,34 @@ fn removing_an_account_frees_its_mail() {
     assert!(s.blobs().list_ids().expect("ids").is_empty());
     assert!(s.account("alice@example.test").expect("q").is_none());
 }
+
+#[test]
+fn removing_a_queue_row_twice_never_touches_a_newer_message() {
+    // SQLite may give a deleted row's id to the next row inserted; a second
+    // removal of the old row must not hit the new message that now has its id.
+    let (_d, s) = store();
+    let remote = ["far@remote.test".to_string()];
+    let deliver = || {
+        s.deliver(&Delivery {
+            sender: "a@example.test",
+            trace: b"",
+            body: b"x\r\n",
+            local_accounts: &[],
+            remote: &remote,
+        })
+        .expect("deliver")
+        .queued_id
+        .expect("queued")
+    };
+    let first = deliver();
+    let row = s.queue_entries().expect("queue")[0].id;
+    s.queue_remove(&[(row, first.as_str())]).expect("remove");
+    let second = deliver();
+    let entries = s.queue_entries().expect("queue");
+    assert_eq!(entries.len(), 1);
+    s.queue_remove(&[(row, first.as_str())]).expect("second removal of the old row");
+    let left = s.queue_entries().expect("queue");
+    assert_eq!(left.len(), 1, "the newer message's row was removed");
+    assert_eq!(left[0].message_id, second);
+    assert!(s.read_message(&second).is_ok(), "the newer message's file was released");
+}
