@@ -106,22 +106,7 @@ impl BlobStore {
 
     /// Ids of all message files on disk.
     pub fn list_ids(&self) -> io::Result<Vec<String>> {
-        let mut ids = Vec::new();
-        for entry in fs::read_dir(&self.root)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            if name == "tmp" || !entry.file_type()?.is_dir() {
-                continue;
-            }
-            for file in fs::read_dir(entry.path())? {
-                let file = file?;
-                let fname = file.file_name();
-                if let Some(id) = fname.to_str().and_then(|n| n.strip_suffix(".eml")) {
-                    ids.push(id.to_string());
-                }
-            }
-        }
-        Ok(ids)
+        self.list_ids_older_than(std::time::Duration::ZERO)
     }
 }
 
