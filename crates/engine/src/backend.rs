@@ -212,7 +212,7 @@ impl mailroom_pop3::Backend for MailBackend {
             .mailbox(account_id, "INBOX")
             .map_err(io::Error::other)?
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the account has no INBOX"))?;
-        let n = self.store.expunge(inbox.id, uids).map_err(io::Error::other)?;
+        let n = self.store.expunge(inbox.id, uids).map_err(io::Error::other)?.len();
         tracing::info!(account_id, deleted = n, "pop3 deletions applied");
         Ok(())
     }

@@ -49,6 +49,7 @@ impl Store {
         let mut receipt = DeliveryReceipt::default();
         let return_path = format!("Return-Path: <{}>\r\n", d.sender);
         let mut written = Vec::new();
+        let mut touched: Vec<i64> = Vec::new();
         let result = (|| -> Result<()> {
             let mut local_size = 0;
             if !d.local_accounts.is_empty() {
@@ -84,6 +85,7 @@ impl Store {
                     let (mailbox, uid, modseq): (i64, i64, i64) =
                         next.query_row([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                     insert.execute(params![mailbox, uid, id, now, modseq])?;
+                    touched.push(mailbox);
                 }
             }
             if let Some(id) = &receipt.queued_id {
@@ -107,6 +109,9 @@ impl Store {
                 let _ = self.blobs.remove(id);
             }
             return Err(e);
+        }
+        for mailbox in touched {
+            self.changed(mailbox);
         }
         Ok(receipt)
     }

@@ -21,6 +21,12 @@ pub enum Error {
     /// The caller's input is not acceptable; the text says why.
     #[error("{0}")]
     Invalid(String),
+    /// Storing this would take the account over its quota.
+    #[error("{0}")]
+    OverQuota(String),
+    /// The folder has subfolders; they must go first.
+    #[error("{0}")]
+    HasChildren(String),
     /// The database was written by a newer Mailroom.
     #[error(
         "the data directory was created by a newer Mailroom (schema {found}, this version knows up to {known}); upgrade Mailroom"

@@ -20,10 +20,14 @@
 //! The store never sees a socket and knows nothing of protocols; its API is
 //! synchronous (SQLite is), and async callers run it on a blocking thread.
 
+mod append;
 mod blobs;
+mod changes;
 mod deliver;
 mod directory;
 mod error;
+mod flags;
+mod folders;
 mod mailbox;
 mod outbound;
 mod password;
@@ -33,14 +37,18 @@ pub mod schema;
 mod settings;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rusqlite::Connection;
 
+pub use append::{AppendItem, Placed};
 pub use blobs::BlobStore;
+pub use changes::{ChangeListener, FlagChange};
 pub use deliver::{Delivery, DeliveryReceipt};
 pub use directory::{Account, Alias, Domain, ListInfo, normalize_address, normalize_domain, split_address};
 pub use error::{Error, Result};
+pub use flags::{FlagMode, FlagState, FlagUpdate, apply_flags};
+pub use folders::{FolderEntry, FolderStatus, SEPARATOR, canonical_name};
 pub use mailbox::{DEFAULT_FOLDERS, MailboxInfo, StoredMessage};
 pub use outbound::{DkimKeyRow, RelayRow};
 pub use queue::QueueEntry;
@@ -54,6 +62,7 @@ pub struct Store {
     db: Mutex<Connection>,
     blobs: BlobStore,
     dir: PathBuf,
+    listener: OnceLock<changes::ChangeListener>,
 }
 
 impl Store {
@@ -72,7 +81,7 @@ impl Store {
         let mut conn = conn;
         schema::migrate(&mut conn)?;
         let blobs = BlobStore::open(&dir.join("messages"))?;
-        Ok(Self { db: Mutex::new(conn), blobs, dir: dir.to_path_buf() })
+        Ok(Self { db: Mutex::new(conn), blobs, dir: dir.to_path_buf(), listener: OnceLock::new() })
     }
 
     /// The data directory.

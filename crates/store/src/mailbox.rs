@@ -52,21 +52,46 @@ pub struct StoredMessage {
     pub flags: String,
     /// Arrival time (unix seconds).
     pub internal_date: i64,
+    /// MODSEQ of the last change to this message in this folder.
+    pub modseq: u64,
 }
 
-/// A UIDVALIDITY that differs between folders created in different seconds
-/// and, with the row id mixed in, between folders created in the same one.
-fn new_uid_validity(seed: i64) -> u32 {
-    let t = (now_unix() as u64) & 0x3fff_ffff;
-    (t as u32).wrapping_add((seed as u32) & 0x3ff).max(1)
+/// A UIDVALIDITY for a new folder: the current time, but always above every
+/// UIDVALIDITY the account has used, so a folder deleted and created again
+/// under the same name never repeats one (RFC 3501 section 2.3.1.1).
+pub(crate) fn new_uid_validity(conn: &rusqlite::Connection, account_id: i64) -> Result<u32> {
+    let highest: i64 = conn.query_row(
+        "SELECT MAX(COALESCE((SELECT MAX(uid_validity) FROM mailboxes WHERE account_id = ?1), 0),
+                    COALESCE((SELECT last_uid_validity FROM accounts WHERE id = ?1), 0))",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    let t = now_unix() & 0x7fff_ffff;
+    let validity = t.max(highest + 1).clamp(1, u32::MAX as i64);
+    conn.execute("UPDATE accounts SET last_uid_validity = ?2 WHERE id = ?1", params![account_id, validity])?;
+    Ok(validity as u32)
+}
+
+/// Creates one folder row (and its subscription); returns its id.
+pub(crate) fn insert_folder(
+    conn: &rusqlite::Connection,
+    account_id: i64,
+    name: &str,
+    special_use: Option<&str>,
+) -> Result<i64> {
+    let validity = new_uid_validity(conn, account_id)?;
+    conn.execute(
+        "INSERT INTO mailboxes (account_id, name, special_use, uid_validity) VALUES (?1, ?2, ?3, ?4)",
+        params![account_id, name, special_use, validity],
+    )?;
+    let id = conn.last_insert_rowid();
+    conn.execute("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?1, ?2)", params![account_id, name])?;
+    Ok(id)
 }
 
 pub(crate) fn create_default_folders(tx: &rusqlite::Connection, account_id: i64) -> Result<()> {
-    for (i, (name, special)) in DEFAULT_FOLDERS.iter().enumerate() {
-        tx.execute(
-            "INSERT INTO mailboxes (account_id, name, special_use, uid_validity) VALUES (?1, ?2, ?3, ?4)",
-            params![account_id, name, special, new_uid_validity(account_id * 8 + i as i64)],
-        )?;
+    for (name, special) in DEFAULT_FOLDERS {
+        insert_folder(tx, account_id, name, *special)?;
     }
     Ok(())
 }
@@ -115,22 +140,7 @@ impl Store {
 
     /// The messages of a folder in UID order.
     pub fn messages(&self, mailbox_id: i64) -> Result<Vec<StoredMessage>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT mm.uid, mm.message_id, m.size, mm.flags, mm.internal_date
-             FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
-             WHERE mm.mailbox_id = ?1 ORDER BY mm.uid",
-        )?;
-        let rows = stmt.query_map([mailbox_id], |r| {
-            Ok(StoredMessage {
-                uid: r.get(0)?,
-                message_id: r.get(1)?,
-                size: r.get::<_, i64>(2)?.max(0) as u64,
-                flags: r.get(3)?,
-                internal_date: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.messages_from_uid(mailbox_id, 0)
     }
 
     /// The bytes of a stored message.
@@ -141,33 +151,56 @@ impl Store {
         })
     }
 
-    /// Removes messages from a folder by UID in one transaction, then frees
-    /// the stored bytes nobody refers to any more. Returns how many went.
-    pub fn expunge(&self, mailbox_id: i64, uids: &[u32]) -> Result<usize> {
+    /// Removes messages from a folder by UID in one transaction, records
+    /// them as expunged (for QRESYNC), then frees the stored bytes nobody
+    /// refers to any more. Returns the UIDs that went, ascending.
+    pub fn expunge(&self, mailbox_id: i64, uids: &[u32]) -> Result<Vec<u32>> {
         if uids.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let (removed, released) = {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
-            let mut removed = 0;
-            let mut released = Vec::new();
-            {
-                let mut find =
-                    tx.prepare("SELECT message_id FROM mailbox_messages WHERE mailbox_id = ?1 AND uid = ?2")?;
-                let mut del = tx.prepare("DELETE FROM mailbox_messages WHERE mailbox_id = ?1 AND uid = ?2")?;
-                for uid in uids {
-                    if let Some(id) = find.query_row(params![mailbox_id, uid], |r| r.get::<_, String>(0)).optional()? {
-                        released.push(id);
-                    }
-                    removed += del.execute(params![mailbox_id, uid])?;
-                }
-            }
-            tx.execute("UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?1", [mailbox_id])?;
+            let (removed, released) = remove_from_folder(&tx, mailbox_id, uids)?;
             tx.commit()?;
             (removed, released)
         };
         self.release_messages(&released)?;
+        if !removed.is_empty() {
+            self.changed(mailbox_id);
+        }
         Ok(removed)
     }
+}
+
+/// Deletes `uids` from a folder inside a transaction, bumping the folder's
+/// MODSEQ once and recording each removed UID as expunged at that MODSEQ.
+/// Returns the removed UIDs (ascending) and the message ids to release.
+pub(crate) fn remove_from_folder(
+    tx: &rusqlite::Connection,
+    mailbox_id: i64,
+    uids: &[u32],
+) -> Result<(Vec<u32>, Vec<String>)> {
+    let mut removed = Vec::new();
+    let mut released = Vec::new();
+    let modseq: i64 = tx.query_row(
+        "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?1 RETURNING highest_modseq",
+        [mailbox_id],
+        |r| r.get(0),
+    )?;
+    let mut del =
+        tx.prepare_cached("DELETE FROM mailbox_messages WHERE mailbox_id = ?1 AND uid = ?2 RETURNING message_id")?;
+    let mut record =
+        tx.prepare_cached("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)")?;
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for uid in sorted {
+        if let Some(id) = del.query_row(params![mailbox_id, uid], |r| r.get::<_, String>(0)).optional()? {
+            record.execute(params![mailbox_id, uid, modseq])?;
+            released.push(id);
+            removed.push(uid);
+        }
+    }
+    Ok((removed, released))
 }

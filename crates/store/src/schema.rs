@@ -112,6 +112,23 @@ pub const MIGRATIONS: &[&str] = &[
         policy TEXT NOT NULL
     );
     ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;",
+    // 3: IMAP: expunged UIDs (for QRESYNC), subscriptions, the Recent flag floor, change lookups.
+    "CREATE TABLE expunged (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX expunged_by_modseq ON expunged(mailbox_id, modseq);
+    CREATE INDEX mailbox_messages_by_modseq ON mailbox_messages(mailbox_id, modseq);
+    CREATE TABLE subscriptions (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+    INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
+    ALTER TABLE mailboxes ADD COLUMN recent_floor INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE accounts ADD COLUMN last_uid_validity INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the database up to the newest schema version.

@@ -134,7 +134,7 @@ fn one_copy_for_many_local_recipients_and_queue_copy() {
     assert_eq!(q[0].recipient, "far@remote.test");
 
     // Expunging from one mailbox keeps the shared file; from both removes it.
-    assert_eq!(s.expunge(inbox_a.id, &[1]).expect("expunge"), 1);
+    assert_eq!(s.expunge(inbox_a.id, &[1]).expect("expunge"), vec![1]);
     assert!(s.read_message(&local).is_ok());
     let modseq_before = inbox_b.highest_modseq;
     s.expunge(inbox_b.id, &[1]).expect("expunge");
