@@ -8,6 +8,7 @@ that lets tests send exact bytes, and POP3 helpers built on poplib.
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import json
 import os
 import poplib
@@ -35,7 +36,8 @@ PASSWORDS = {
     "carol@example.test": "carol-pw-3",
 }
 
-PORT_BASES = {"smtp": 25, "submission": 587, "submissions": 465, "pop3": 110, "pop3s": 995}
+PORT_BASES = {"smtp": 25, "submission": 587, "submissions": 465, "pop3": 110, "pop3s": 995, "imap": 143,
+              "imaps": 993}
 
 
 class BinaryMissing(RuntimeError):
@@ -127,6 +129,16 @@ class MailServer:
         self.cli("domain", "add", "example.test")
         for user, pw in PASSWORDS.items():
             self.cli("account", "add", user, "--password", pw)
+
+    def new_account(self, quota: str | None = None, domain: str = "example.test") -> tuple[str, str]:
+        """A fresh account with a random name (and quota, e.g. "100K"); returns (address, password)."""
+        token = f"{random.getrandbits(48):012x}"
+        address, password = f"u{token}@{domain}", f"pw-{token}"
+        args = ["account", "add", address, "--password", password]
+        if quota is not None:
+            args += ["--quota", quota]
+        self.cli(*args)
+        return address, password
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -270,6 +282,31 @@ class MailServer:
         if name == "submissions":
             return smtplib.SMTP_SSL(host, port, context=client_tls_context(), timeout=30)
         return smtplib.SMTP(host, port, timeout=30)
+
+    def imap(self, user: str | None = None, implicit: bool = True, password: str | None = None) -> "imaplib.IMAP4":
+        """imaplib client over implicit TLS (port N+993) or STARTTLS (N+143),
+        logged in when `user` is given (with `password`, else PASSWORDS[user])."""
+        if implicit:
+            host, port = self.addr("imaps")
+            c = imaplib.IMAP4_SSL(host, port, ssl_context=client_tls_context(), timeout=30)
+        else:
+            host, port = self.addr("imap")
+            c = imaplib.IMAP4(host, port, timeout=30)
+            c.starttls(ssl_context=client_tls_context())
+        if user is not None:
+            c.login(user, password if password is not None else PASSWORDS[user])
+        return c
+
+    def raw_imap(self, user: str | None = None, password: str | None = None, implicit: bool = True) -> "RawIMAP":
+        """RawIMAP over implicit TLS (N+993) or STARTTLS (N+143), logged in when `user` is given."""
+        if implicit:
+            c = RawIMAP(*self.addr("imaps"), implicit_tls=True)
+        else:
+            c = RawIMAP(*self.addr("imap"), implicit_tls=False)
+            c.starttls()
+        if user is not None:
+            c.login(user, password if password is not None else PASSWORDS[user])
+        return c
 
     def pop3(self, user: str | None = None, password: str | None = None, implicit: bool = False,
              source: str | None = None) -> poplib.POP3:
@@ -689,3 +726,316 @@ def wait_dsn(srv: MailServer, user: str, token: str, action: str = "failed", tim
         hits = [d for d in dsns_with(srv, user, token) if action in d.actions]
         return hits[0] if hits else None
     return wait_for(find, timeout, interval=0.25, what=f"a DSN with Action: {action} about {token} for {user}")
+
+
+# --------------------------------------------------------------------------
+# Raw IMAP client: exact bytes on the wire, every response kept
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class IMAPResponse:
+    """Everything the server sent for one tagged command."""
+
+    tag: str
+    tagged: str  # the tagged line without the tag, e.g. "OK [READ-WRITE] SELECT completed"
+    untagged: list[str]  # each untagged response, without "* ", literals inline (decoded)
+    raw: list[bytes]  # each untagged response exactly as sent (literals inline)
+    continuations: list[str]  # "+ ..." lines seen while the command ran
+
+    @property
+    def status(self) -> str:
+        return self.tagged.split(" ", 1)[0].upper()
+
+    @property
+    def code(self) -> str | None:
+        """The response code of the tagged line, e.g. "APPENDUID 7 3", or None."""
+        m = re.match(r"\w+ \[([^\]]*)\]", self.tagged)
+        return m.group(1) if m else None
+
+    def named(self, word: str) -> list[str]:
+        """Untagged responses whose name is `word` (FETCH, EXISTS, LIST, ...):
+        the first word, or the second after a number."""
+        w = word.upper()
+        out = []
+        for line in self.untagged:
+            parts = line.split(" ", 2)
+            if parts[0].upper() == w or (parts[0].isdigit() and len(parts) > 1 and parts[1].upper() == w):
+                out.append(line)
+        return out
+
+    def __str__(self) -> str:
+        lines = [f"* {u}" for u in self.untagged] + [f"+ {c}" for c in self.continuations]
+        return "\n".join(lines + [f"{self.tag} {self.tagged}"])
+
+
+_LITERAL_AT_END = re.compile(rb"~?\{(\d+)\+?\}$")
+
+
+class RawIMAP:
+    """A small IMAP client that shows the exact responses.
+
+    `cmd("APPEND INBOX ", message_bytes)` sends str pieces as command text and
+    bytes pieces as literals (`{n}` and waiting for the continuation, or
+    `{n+}` with `literal_plus=True`).
+    """
+
+    def __init__(self, host: str, port: int, implicit_tls: bool = True, timeout: float = 30):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        if implicit_tls:
+            self.sock = client_tls_context().wrap_socket(self.sock)
+        self.buf = b""
+        self.n = 0
+        self.greeting = self.read_response().decode("utf-8", "replace")
+
+    # -- wire --
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionClosed(f"server closed the connection (pending {self.buf[:300]!r})")
+        self.buf += chunk
+
+    def read_line(self) -> bytes:
+        """One line without its CRLF."""
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def read_exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_response(self) -> bytes:
+        """One whole response: a line, plus the literals it announces."""
+        out = self.read_line()
+        while (m := _LITERAL_AT_END.search(out)) is not None:
+            out += b"\r\n" + self.read_exact(int(m.group(1)))
+            out += self.read_line()
+        return out
+
+    def next_tag(self) -> str:
+        self.n += 1
+        return f"A{self.n:03d}"
+
+    # -- commands --
+    def cmd(self, *parts: str | bytes, tag: str | None = None, literal_plus: bool = False) -> IMAPResponse:
+        tag = tag or self.next_tag()
+        resp = IMAPResponse(tag, "", [], [], [])
+        pending = tag.encode() + b" "
+        for part in parts:
+            if isinstance(part, str):
+                pending += part.encode()
+                continue
+            if literal_plus:
+                pending += b"{%d+}\r\n" % len(part) + part
+                continue
+            self.send(pending + b"{%d}\r\n" % len(part))
+            pending = b""
+            if self._collect(resp, until_continuation=True):
+                return resp  # refused before the literal was sent
+            self.send(part)
+        self.send(pending + b"\r\n")
+        self._collect(resp)
+        return resp
+
+    def _collect(self, resp: IMAPResponse, until_continuation: bool = False) -> bool:
+        """Reads responses into `resp`; True once the tagged line arrived."""
+        prefix = resp.tag.encode() + b" "
+        while True:
+            raw = self.read_response()
+            if raw.startswith(b"* "):
+                resp.raw.append(raw[2:])
+                resp.untagged.append(raw[2:].decode("utf-8", "replace"))
+            elif raw.startswith(b"+"):
+                resp.continuations.append(raw[2:].decode("utf-8", "replace"))
+                if until_continuation:
+                    return False
+            elif raw.startswith(prefix):
+                resp.tagged = raw[len(prefix):].decode("utf-8", "replace")
+                return True
+            else:
+                raise AssertionError(f"unexpected response line {raw[:300]!r} (waiting for {resp.tag})")
+
+    def ok(self, *parts: str | bytes, **kw) -> IMAPResponse:
+        """`cmd` that must end in a tagged OK."""
+        r = self.cmd(*parts, **kw)
+        assert r.status == "OK", f"{parts[0]!r} failed:\n{r}"
+        return r
+
+    def login(self, user: str, password: str) -> IMAPResponse:
+        return self.ok(f"LOGIN {imap_quote(user)} {imap_quote(password)}")
+
+    def starttls(self) -> IMAPResponse:
+        r = self.ok("STARTTLS")
+        assert not self.buf, f"data after the STARTTLS response: {self.buf!r}"
+        self.sock = client_tls_context().wrap_socket(self.sock)
+        return r
+
+    def responses_until_quiet(self, quiet: float = 1.0) -> list[bytes]:
+        """Every response that arrives until the server has been silent for `quiet` s."""
+        out = []
+        old = self.sock.gettimeout()
+        self.sock.settimeout(quiet)
+        try:
+            while True:
+                while b"\r\n" in self.buf:
+                    out.append(self.read_response())
+                try:
+                    self._fill()
+                except (socket.timeout, TimeoutError):
+                    return out
+        finally:
+            self.sock.settimeout(old)
+
+    def wait_for(self, predicate, timeout: float = 5.0) -> tuple[bytes, list[bytes]]:
+        """Reads responses until `predicate(line)` holds; returns that line and all lines read."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        old = self.sock.gettimeout()
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 and b"\r\n" not in self.buf:
+                    raise AssertionError(f"no matching response within {timeout}s; got {seen!r}")
+                self.sock.settimeout(max(left, 0.01))
+                try:
+                    line = self.read_response()
+                except (socket.timeout, TimeoutError):
+                    continue
+                seen.append(line)
+                if predicate(line):
+                    return line, seen
+        finally:
+            self.sock.settimeout(old)
+
+    def is_closed(self, wait: float = 3.0) -> bool:
+        """True if the server closed the connection (EOF) within `wait` seconds."""
+        old = self.sock.gettimeout()
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return True
+        finally:
+            with contextlib.suppress(OSError):
+                self.sock.settimeout(old)
+
+    def logout(self) -> None:
+        with contextlib.suppress(Exception):
+            self.cmd("LOGOUT")
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.logout()
+
+
+def imap_quote(s: str) -> str:
+    """An IMAP quoted string."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_imap(data: bytes | str):
+    """Parses IMAP response data into Python values: lists for parenthesised
+    lists, bytes for strings and literals, None for NIL, str for atoms and
+    numbers. `BODY[HEADER.FIELDS (A B)]<0>` stays one atom."""
+    if isinstance(data, str):
+        data = data.encode()
+    pos = 0
+    n = len(data)
+
+    def value():
+        nonlocal pos
+        c = data[pos:pos + 1]
+        if c == b"(":
+            pos += 1
+            items = []
+            while True:
+                while data[pos:pos + 1] == b" ":
+                    pos += 1
+                if data[pos:pos + 1] == b")":
+                    pos += 1
+                    return items
+                if pos >= n:
+                    raise ValueError(f"unterminated list in {data[:200]!r}")
+                items.append(value())
+        if c == b'"':
+            pos += 1
+            out = bytearray()
+            while data[pos:pos + 1] != b'"':
+                if data[pos:pos + 1] == b"\\":
+                    pos += 1
+                if pos >= n:
+                    raise ValueError(f"unterminated string in {data[:200]!r}")
+                out += data[pos:pos + 1]
+                pos += 1
+            pos += 1
+            return bytes(out)
+        m = re.compile(rb"~?\{(\d+)\+?\}\r\n").match(data, pos)
+        if m:
+            size = int(m.group(1))
+            pos = m.end() + size
+            return data[m.end():pos]
+        start = pos
+        depth = 0
+        while pos < n:
+            ch = data[pos:pos + 1]
+            if ch == b"[":
+                depth += 1
+            elif ch == b"]":
+                depth -= 1
+            elif depth == 0 and ch in (b" ", b"(", b")"):
+                break
+            pos += 1
+        atom = data[start:pos].decode("utf-8", "replace")
+        if atom.upper() == "NIL":
+            return None
+        return atom
+
+    items = []
+    while pos < n:
+        while data[pos:pos + 1] == b" ":
+            pos += 1
+        if pos >= n:
+            break
+        items.append(value())
+    return items
+
+
+def fetch_items(untagged: str | bytes) -> tuple[int, dict]:
+    """`n FETCH (K V K V ...)` -> (n, {K upper-cased: V})."""
+    parts = parse_imap(untagged)
+    assert len(parts) == 3 and str(parts[1]).upper() == "FETCH" and isinstance(parts[2], list), untagged
+    kv = parts[2]
+    assert len(kv) % 2 == 0, f"odd FETCH item list: {untagged!r}"
+    return int(parts[0]), {str(kv[i]).upper(): kv[i + 1] for i in range(0, len(kv), 2)}
+
+
+def seqset_values(s: str) -> list[int]:
+    """Expands a sequence set without `*` (e.g. "1:3,7") into numbers."""
+    out = []
+    for part in s.split(","):
+        if ":" in part:
+            a, b = (int(x) for x in part.split(":"))
+            out.extend(range(min(a, b), max(a, b) + 1))
+        else:
+            out.append(int(part))
+    return out

@@ -18,8 +18,8 @@ use crate::config::Config;
 
 /// Outcome of a login check, shared by the protocol adapters.
 pub enum Login {
-    /// Right password: account id and address.
-    Ok(i64, String),
+    /// Right password: account id, address and quota in bytes (0: none).
+    Ok(i64, String, i64),
     /// Wrong; wait this long before saying so.
     Failed(std::time::Duration),
     /// Too many failures from this address.
@@ -35,6 +35,10 @@ pub struct MailBackend {
     throttle: AuthThrottle,
     maildrop_locks: Arc<Mutex<HashSet<i64>>>,
     queue_notify: Arc<tokio::sync::Notify>,
+    /// Folder ids, sent after every committed folder change (IMAP wake-ups).
+    pub(crate) changes: tokio::sync::broadcast::Sender<i64>,
+    /// Open IMAP sessions per account.
+    pub(crate) imap_sessions: Arc<Mutex<std::collections::HashMap<i64, usize>>>,
 }
 
 impl MailBackend {
@@ -42,7 +46,26 @@ impl MailBackend {
     /// delivery when mail for remote recipients is queued.
     pub fn new(store: Arc<Store>, config: Arc<Config>, queue_notify: Arc<tokio::sync::Notify>) -> Self {
         let throttle = AuthThrottle::new(config.auth_fail_window, config.auth_fail_block_after);
-        Self { store, config, throttle, maildrop_locks: Arc::new(Mutex::new(HashSet::new())), queue_notify }
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        let sender = changes.clone();
+        store.set_change_listener(Box::new(move |folder| {
+            // No receivers (no IMAP session open) is fine.
+            let _ = sender.send(folder);
+        }));
+        Self {
+            store,
+            config,
+            throttle,
+            maildrop_locks: Arc::new(Mutex::new(HashSet::new())),
+            queue_notify,
+            changes,
+            imap_sessions: Arc::new(Mutex::new(std::collections::HashMap::new())),
+        }
+    }
+
+    /// Settings in effect.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The store.
@@ -56,7 +79,7 @@ impl MailBackend {
             return Login::Blocked;
         }
         match self.store.authenticate(login, password, self.config.default_domain.as_deref()) {
-            Ok(Some(account)) => Login::Ok(account.id, account.address),
+            Ok(Some(account)) => Login::Ok(account.id, account.address, account.quota_bytes),
             Ok(None) => {
                 let delay = self.throttle.failure(peer);
                 tracing::warn!(peer = %peer, login, failures = self.throttle.failures(peer), "failed login");
@@ -108,7 +131,7 @@ impl mailroom_smtp::Backend for MailBackend {
 
     fn authenticate(&self, peer: IpAddr, login: &str, password: &str) -> AuthOutcome {
         match self.login(peer, login, password) {
-            Login::Ok(_, address) => AuthOutcome::Ok(address),
+            Login::Ok(_, address, _) => AuthOutcome::Ok(address),
             Login::Failed(delay) => AuthOutcome::Failed { delay },
             Login::Blocked => AuthOutcome::Blocked,
             Login::Error => AuthOutcome::TempFail,
@@ -175,7 +198,7 @@ impl mailroom_smtp::Backend for MailBackend {
 impl mailroom_pop3::Backend for MailBackend {
     fn authenticate(&self, peer: IpAddr, user: &str, password: &str) -> mailroom_pop3::AuthOutcome {
         match self.login(peer, user, password) {
-            Login::Ok(account_id, address) => mailroom_pop3::AuthOutcome::Ok { account_id, address },
+            Login::Ok(account_id, address, _) => mailroom_pop3::AuthOutcome::Ok { account_id, address },
             Login::Failed(delay) => mailroom_pop3::AuthOutcome::Failed { delay },
             Login::Blocked => mailroom_pop3::AuthOutcome::Blocked,
             Login::Error => mailroom_pop3::AuthOutcome::TempFail,

@@ -113,6 +113,30 @@ pub const SETTINGS: &[SettingDef] = &[
         kind: Kind::Number { min: 10, max: 3600 },
     },
     SettingDef {
+        key: "imap_idle_timeout",
+        help: "How long an IMAP session may stay silent before it is logged out (RFC 9051: at least 30m)",
+        default: "30m",
+        kind: Kind::Duration { zero_ok: false },
+    },
+    SettingDef {
+        key: "imap_max_line_length",
+        help: "Longest IMAP command line, in bytes (without literals)",
+        default: "65536",
+        kind: Kind::Number { min: 1024, max: 16 << 20 },
+    },
+    SettingDef {
+        key: "imap_max_literal",
+        help: "Largest IMAP command other than APPEND (literals included), in bytes",
+        default: "1048576",
+        kind: Kind::Number { min: 4096, max: 64 << 20 },
+    },
+    SettingDef {
+        key: "imap_sessions_per_account",
+        help: "Most IMAP sessions one account may have open at once",
+        default: "50",
+        kind: Kind::Number { min: 1, max: 100_000 },
+    },
+    SettingDef {
         key: "pop3_timeout_secs",
         help: "Seconds a POP3 session may stay idle (RFC 1939: at least 600)",
         default: "600",
@@ -347,6 +371,14 @@ pub struct Config {
     pub data_timeout: Duration,
     /// POP3 idle time.
     pub pop3_timeout: Duration,
+    /// IMAP autologout time.
+    pub imap_idle_timeout: Duration,
+    /// Longest IMAP command line.
+    pub imap_max_line: usize,
+    /// Largest IMAP command other than APPEND.
+    pub imap_max_literal: usize,
+    /// IMAP sessions per account.
+    pub imap_sessions_per_account: usize,
     /// Total connections.
     pub max_connections: usize,
     /// Connections per address.
@@ -412,6 +444,10 @@ impl Config {
             command_timeout: Duration::from_secs(num("command_timeout_secs")?),
             data_timeout: Duration::from_secs(num("data_timeout_secs")?),
             pop3_timeout: Duration::from_secs(num("pop3_timeout_secs")?),
+            imap_idle_timeout: parse_duration(&get("imap_idle_timeout")?).unwrap_or(Duration::from_secs(1800)),
+            imap_max_line: num("imap_max_line_length")? as usize,
+            imap_max_literal: num("imap_max_literal")? as usize,
+            imap_sessions_per_account: num("imap_sessions_per_account")? as usize,
             max_connections: num("max_connections")? as usize,
             max_connections_per_ip: num("max_connections_per_ip")? as usize,
             auth_fail_window: Duration::from_secs(num("auth_fail_window_secs")?),

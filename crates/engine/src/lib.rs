@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod domains;
+mod imap_backend;
 pub mod listeners;
 pub mod logging;
 pub mod paths;

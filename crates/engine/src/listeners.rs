@@ -23,6 +23,8 @@ pub enum Protocol {
     Smtp(ListenerKind),
     /// POP3.
     Pop3,
+    /// IMAP.
+    Imap,
 }
 
 /// One standard listener.
@@ -65,6 +67,8 @@ pub const LISTENERS: &[ListenerSpec] = &[
     },
     ListenerSpec { name: "pop3", label: "POP3 (STLS)", port: 110, protocol: Protocol::Pop3, implicit_tls: false },
     ListenerSpec { name: "pop3s", label: "POP3 over TLS", port: 995, protocol: Protocol::Pop3, implicit_tls: true },
+    ListenerSpec { name: "imap", label: "IMAP (STARTTLS)", port: 143, protocol: Protocol::Imap, implicit_tls: false },
+    ListenerSpec { name: "imaps", label: "IMAP over TLS", port: 993, protocol: Protocol::Imap, implicit_tls: true },
 ];
 
 /// A listener that could not be opened.
@@ -213,7 +217,7 @@ impl Context {
 pub async fn accept_loop(listener: TcpListener, spec: ListenerSpec, ctx: Arc<Context>) {
     let smtp_cfg = match spec.protocol {
         Protocol::Smtp(kind) => Some(Arc::new(ctx.smtp_config(kind))),
-        Protocol::Pop3 => None,
+        Protocol::Pop3 | Protocol::Imap => None,
     };
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -247,6 +251,7 @@ async fn handle(
             let msg: &[u8] = match spec.protocol {
                 Protocol::Smtp(_) => b"421 4.7.0 Too many connections, try again later\r\n",
                 Protocol::Pop3 => b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+                Protocol::Imap => b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
             };
             let _ = tcp.write_all(msg).await;
         }
@@ -256,6 +261,7 @@ async fn handle(
     let timeout = match spec.protocol {
         Protocol::Smtp(_) => ctx.config.command_timeout,
         Protocol::Pop3 => ctx.config.pop3_timeout,
+        Protocol::Imap => ctx.config.imap_idle_timeout,
     };
     let mut conn = match Connection::new(tcp, timeout) {
         Ok(c) => c,
@@ -276,6 +282,22 @@ async fn handle(
         (Protocol::Smtp(_), Some(cfg)) => {
             let peer_info = PeerInfo { ip, trusted, allow_plaintext_auth };
             mailroom_smtp::serve(conn, ctx.backend.clone(), cfg, peer_info, session_id).await;
+        }
+        (Protocol::Imap, _) => {
+            let c = &ctx.config;
+            let mut cfg = mailroom_imap::ImapConfig::new(c.hostname.clone());
+            cfg.tls = Some(ctx.tls.clone());
+            cfg.allow_plaintext_auth = allow_plaintext_auth;
+            cfg.max_message_size = c.max_message_size as u64;
+            cfg.limits = mailroom_imap::Limits {
+                max_line: c.imap_max_line,
+                max_command: c.imap_max_literal,
+                // Room for the command words and flags around the message.
+                max_append: c.max_message_size + 64 * 1024,
+            };
+            cfg.idle_timeout = c.imap_idle_timeout;
+            cfg.shutdown = ctx.shutdown.clone();
+            mailroom_imap::serve(conn, ctx.backend.clone(), Arc::new(cfg), ip, session_id).await;
         }
         _ => {
             let cfg = Arc::new(mailroom_pop3::Pop3Config {

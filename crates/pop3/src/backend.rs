@@ -71,18 +71,7 @@ pub trait Backend: Send + Sync + 'static {
     fn delete(&self, account_id: i64, uids: &[u32]) -> std::io::Result<()>;
 }
 
-/// Runs `f`, which may block, without stalling the async worker it is called
-/// from. On a multi-threaded runtime the worker hands its other tasks to a
-/// sibling first; anywhere else (a current-thread runtime, no runtime) the
-/// call simply runs, because `block_in_place` would panic there.
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
+use mailroom_transport::blocking;
 
 /// A [`Backend`] whose every call goes through `block_in_place`; this is what
 /// the server hands to the session.

@@ -72,13 +72,18 @@ impl Store {
     /// Messages of a folder with UIDs at or above `from_uid`, in UID order
     /// (what arrived since a session last looked).
     pub fn messages_from_uid(&self, mailbox_id: i64, from_uid: u32) -> Result<Vec<crate::StoredMessage>> {
+        self.messages_in_range(mailbox_id, from_uid, u32::MAX)
+    }
+
+    /// Messages of a folder with UIDs in `lo..=hi`, in UID order.
+    pub fn messages_in_range(&self, mailbox_id: i64, lo: u32, hi: u32) -> Result<Vec<crate::StoredMessage>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT mm.uid, mm.message_id, m.size, mm.flags, mm.internal_date, mm.modseq
              FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
-             WHERE mm.mailbox_id = ?1 AND mm.uid >= ?2 ORDER BY mm.uid",
+             WHERE mm.mailbox_id = ?1 AND mm.uid >= ?2 AND mm.uid <= ?3 ORDER BY mm.uid",
         )?;
-        let rows = stmt.query_map(params![mailbox_id, from_uid], |r| {
+        let rows = stmt.query_map(params![mailbox_id, lo, hi], |r| {
             Ok(crate::StoredMessage {
                 uid: r.get(0)?,
                 message_id: r.get(1)?,

@@ -79,6 +79,7 @@ pub struct Connection {
     peer: SocketAddr,
     local: SocketAddr,
     timeout: Duration,
+    deflate: Option<Box<crate::deflate::Deflate>>,
 }
 
 impl Connection {
@@ -97,6 +98,7 @@ impl Connection {
             peer,
             local,
             timeout,
+            deflate: None,
         })
     }
 
@@ -150,6 +152,9 @@ impl Connection {
             self.rpos = 0;
         } else if self.rpos >= READ_CHUNK {
             self.compact();
+        }
+        if self.deflate.is_some() {
+            return self.fill_inflated().await;
         }
         let old = self.rbuf.len();
         self.rbuf.resize(old + READ_CHUNK, 0);
@@ -255,6 +260,47 @@ impl Connection {
         Ok(true)
     }
 
+    /// Reads and inflates (COMPRESS=DEFLATE); at most one chunk per call.
+    async fn fill_inflated(&mut self) -> io::Result<usize> {
+        loop {
+            if let Some(d) = self.deflate.as_mut()
+                && !d.pending.is_empty()
+            {
+                let n = d.inflate(&mut self.rbuf, READ_CHUNK)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+            }
+            let mut raw = vec![0u8; READ_CHUNK];
+            let n = match tokio::time::timeout(self.timeout, self.stream.read(&mut raw)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client timed out")),
+            };
+            if n == 0 {
+                return Ok(0);
+            }
+            if let Some(d) = self.deflate.as_mut() {
+                d.pending.extend_from_slice(&raw[..n]);
+            }
+        }
+    }
+
+    /// Turns on COMPRESS=DEFLATE in both directions from the next byte on.
+    /// Call it right after the OK response has been flushed.
+    pub fn start_compression(&mut self) {
+        if self.deflate.is_none() {
+            let mut d = crate::deflate::Deflate::new();
+            // Bytes that arrived after the COMPRESS command are already compressed.
+            d.pending = self.rbuf.split_off(self.rpos);
+            self.deflate = Some(Box::new(d));
+        }
+    }
+
+    /// Whether COMPRESS=DEFLATE is on.
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
+    }
+
     /// Queues bytes to send; nothing goes out until [`Connection::flush`].
     pub fn queue(&mut self, bytes: &[u8]) {
         self.wbuf.extend_from_slice(bytes);
@@ -264,6 +310,10 @@ impl Connection {
     pub async fn flush(&mut self) -> io::Result<()> {
         if self.wbuf.is_empty() {
             return Ok(());
+        }
+        if let Some(d) = self.deflate.as_mut() {
+            let packed = d.deflate(&self.wbuf)?;
+            self.wbuf = packed;
         }
         let res = tokio::time::timeout(self.timeout, async {
             self.stream.write_all(&self.wbuf).await?;

@@ -19,13 +19,16 @@
 //! Invariant: memory held for one connection is bounded by the limits its caller
 //! passes, whatever the peer sends.
 
+mod blocking;
 mod conn;
+mod deflate;
 mod dotstuff;
 mod netset;
 mod shutdown;
 mod throttle;
 pub mod tls;
 
+pub use blocking::blocking;
 pub use conn::{Connection, LineRead};
 pub use dotstuff::push_dot_stuffed;
 pub use netset::NetSet;

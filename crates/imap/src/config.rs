@@ -1,0 +1,60 @@
+//! Settings of the IMAP server that the engine fills in from its configuration.
+
+use std::time::Duration;
+
+use mailroom_transport::Shutdown;
+use tokio_rustls::TlsAcceptor;
+
+use crate::framing::Limits;
+
+/// Per-listener IMAP settings.
+#[derive(Clone)]
+pub struct ImapConfig {
+    /// Name used in the greeting.
+    pub hostname: String,
+    /// Present when STARTTLS can be offered (never offered on a connection
+    /// that is TLS already).
+    pub tls: Option<TlsAcceptor>,
+    /// Whether LOGIN/AUTHENTICATE may be used without TLS on this connection
+    /// (the engine decides: trusted network + setting).
+    pub allow_plaintext_auth: bool,
+    /// Command size limits.
+    pub limits: Limits,
+    /// Largest message APPEND accepts (APPENDLIMIT), in octets.
+    pub max_message_size: u64,
+    /// How long an authenticated session may stay silent (RFC 9051: at
+    /// least 30 minutes).
+    pub idle_timeout: Duration,
+    /// How long a session may take to log in.
+    pub login_timeout: Duration,
+    /// Fires when the server stops: sessions say BYE between commands.
+    pub shutdown: Shutdown,
+}
+
+impl ImapConfig {
+    /// Safe defaults: no STARTTLS, no plaintext logins, 64 KiB lines, 1 MiB
+    /// commands, 50 MB messages, 30-minute idle timeout, 2 minutes to log in.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self {
+            hostname: hostname.into(),
+            tls: None,
+            allow_plaintext_auth: false,
+            limits: Limits { max_line: 64 * 1024, max_command: 1024 * 1024, max_append: 51 * 1024 * 1024 },
+            max_message_size: 50 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(30 * 60),
+            login_timeout: Duration::from_secs(120),
+            shutdown: Shutdown::never(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ImapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapConfig")
+            .field("hostname", &self.hostname)
+            .field("starttls", &self.tls.is_some())
+            .field("allow_plaintext_auth", &self.allow_plaintext_auth)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
