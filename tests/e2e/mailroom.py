@@ -782,6 +782,8 @@ class RawIMAP:
 
     def __init__(self, host: str, port: int, implicit_tls: bool = True, timeout: float = 30):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        # Literals are written in several pieces: no Nagle delay between them.
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if implicit_tls:
             self.sock = client_tls_context().wrap_socket(self.sock)
         self.buf = b""

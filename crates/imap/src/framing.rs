@@ -47,10 +47,16 @@ pub enum Frame {
     Eof,
 }
 
+/// The tag at the start of a command, if it looks like one (RFC 9051 tag
+/// characters only), so a refusal can be tagged.
 fn tag_of(buf: &[u8]) -> Option<String> {
     let end = buf.iter().position(|&b| b == b' ')?;
     let tag = std::str::from_utf8(buf.get(..end)?).ok()?;
-    (!tag.is_empty()).then(|| tag.to_string())
+    let valid = !tag.is_empty()
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+'));
+    valid.then(|| tag.to_string())
 }
 
 fn is_append(buf: &[u8]) -> bool {
@@ -67,7 +73,8 @@ pub async fn read_command(conn: &mut Connection, limits: &Limits) -> std::io::Re
         let line = match conn.read_line(limits.max_line).await? {
             LineRead::Line(l) => l,
             LineRead::TooLong(_) => {
-                return Ok(Frame::LineTooLong { tag: if buf.is_empty() { None } else { tag_of(&buf) } });
+                let tag = if buf.is_empty() { tag_of(conn.dropped_head()) } else { tag_of(&buf) };
+                return Ok(Frame::LineTooLong { tag });
             }
             LineRead::Eof => return Ok(Frame::Eof),
         };

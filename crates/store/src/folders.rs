@@ -251,7 +251,7 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT b.uid_next, b.uid_validity, b.highest_modseq,
                     COUNT(mm.uid),
-                    COALESCE(SUM(CASE WHEN (' ' || mm.flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END), 0),
+                    COALESCE(SUM(CASE WHEN mm.uid IS NULL OR (' ' || mm.flags || ' ') LIKE '% \\Seen %' THEN 0 ELSE 1 END), 0),
                     COALESCE(SUM(CASE WHEN (' ' || mm.flags || ' ') LIKE '% \\Deleted %' THEN 1 ELSE 0 END), 0),
                     COALESCE(SUM(CASE WHEN mm.uid >= b.recent_floor THEN 1 ELSE 0 END), 0),
                     COALESCE(SUM(m.size), 0)

@@ -46,7 +46,9 @@ fn folders_are_created_with_parents_renamed_with_children_and_deleted() {
 fn a_folder_created_again_never_reuses_its_uidvalidity() {
     let (_d, s, a) = store();
     let id = s.create_folder(a, "Temp", None).unwrap();
-    let v1 = s.folder_status(id).unwrap().uid_validity;
+    let empty = s.folder_status(id).unwrap();
+    assert_eq!((empty.messages, empty.unseen, empty.deleted, empty.size), (0, 0, 0, 0));
+    let v1 = empty.uid_validity;
     s.delete_folder(a, "Temp").unwrap();
     let id2 = s.create_folder(a, "Temp", None).unwrap();
     assert!(s.folder_status(id2).unwrap().uid_validity > v1);

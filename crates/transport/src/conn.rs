@@ -14,6 +14,9 @@ use tokio_rustls::server::TlsStream;
 /// How many bytes one socket read asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// How much of a too-long line is kept (for its tag).
+const DROPPED_HEAD: usize = 64;
+
 /// The underlying byte stream: plain TCP or TLS over TCP.
 enum Stream {
     Plain(TcpStream),
@@ -80,6 +83,8 @@ pub struct Connection {
     local: SocketAddr,
     timeout: Duration,
     deflate: Option<Box<crate::deflate::Deflate>>,
+    /// The first bytes of the last line dropped as too long.
+    dropped_head: Vec<u8>,
 }
 
 impl Connection {
@@ -99,6 +104,7 @@ impl Connection {
             local,
             timeout,
             deflate: None,
+            dropped_head: Vec::new(),
         })
     }
 
@@ -156,22 +162,13 @@ impl Connection {
         if self.deflate.is_some() {
             return self.fill_inflated().await;
         }
-        let old = self.rbuf.len();
-        self.rbuf.resize(old + READ_CHUNK, 0);
-        let res = tokio::time::timeout(self.timeout, self.stream.read(&mut self.rbuf[old..])).await;
-        let n = match res {
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
-                self.rbuf.truncate(old);
-                return Err(e);
-            }
-            Err(_) => {
-                self.rbuf.truncate(old);
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "client timed out"));
-            }
-        };
-        self.rbuf.truncate(old + n);
-        Ok(n)
+        // `read_buf` fills spare capacity and only then extends the length,
+        // so a read abandoned by `select!` (IDLE) leaves the buffer intact.
+        self.rbuf.reserve(READ_CHUNK);
+        match tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.rbuf)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "client timed out")),
+        }
     }
 
     /// Reads one line of at most `max` bytes including the terminator.
@@ -185,6 +182,7 @@ impl Connection {
             if let Some(i) = avail[scanned..].iter().position(|&b| b == b'\n') {
                 let end = scanned + i + 1;
                 if end > max {
+                    self.dropped_head = avail[..end.min(DROPPED_HEAD)].to_vec();
                     self.rpos += end;
                     return Ok(LineRead::TooLong(end));
                 }
@@ -194,6 +192,7 @@ impl Connection {
             }
             scanned = avail.len();
             if scanned > max {
+                self.dropped_head = avail[..scanned.min(DROPPED_HEAD)].to_vec();
                 let discarded = self.skip_to_newline().await?;
                 return Ok(match discarded {
                     Some(n) => LineRead::TooLong(n),
@@ -221,6 +220,12 @@ impl Connection {
                 return Ok(None);
             }
         }
+    }
+
+    /// The first bytes (at most 64) of the last line [`Connection::read_line`]
+    /// dropped as too long, so a protocol can still name the command's tag.
+    pub fn dropped_head(&self) -> &[u8] {
+        &self.dropped_head
     }
 
     /// Bytes received and not yet consumed.

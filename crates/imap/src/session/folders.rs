@@ -119,6 +119,13 @@ impl<B: ImapBackend> Session<B> {
                 self.untagged(&format!("OK [UNSEEN {}] First unseen message", i + 1));
             }
         }
+        if self.ext.rev2 {
+            // RFC 9051 6.3.2: the folder's canonical name, as a LIST response.
+            let mut line = b"* LIST () \"/\" ".to_vec();
+            self.push_name(&mut line, &sel.name);
+            line.extend_from_slice(b"\r\n");
+            self.out.extend_from_slice(&line);
+        }
         self.untagged(&format!("OK [UIDVALIDITY {}] UIDs valid", sel.uid_validity));
         self.untagged(&format!("OK [UIDNEXT {uid_next}] Predicted next UID"));
         self.untagged(&format!("OK [HIGHESTMODSEQ {highest}] Highest"));
