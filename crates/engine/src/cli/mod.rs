@@ -14,7 +14,11 @@ use clap::{Args, Parser, Subcommand};
 
 /// Mailroom mail server engine.
 #[derive(Parser, Debug)]
-#[command(name = "mailroomd", version, about = "Mailroom mail server: SMTP, IMAP and POP3 engine and its administration")]
+#[command(
+    name = "mailroomd",
+    version,
+    about = "Mailroom mail server: SMTP, IMAP and POP3 engine and its administration"
+)]
 pub struct Cli {
     /// Data directory (default: the system's application data directory).
     #[arg(long, global = true, env = "MAILROOM_DATA_DIR")]
