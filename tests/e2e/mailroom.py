@@ -453,7 +453,33 @@ class ConnectionClosed(Exception):
     pass
 
 
-class RawSMTP:
+class _RawSocket:
+    """What the raw protocol clients share: a socket and the bytes read ahead."""
+
+    sock: socket.socket
+    buf: bytes
+
+    def is_closed(self, wait: float = 3.0) -> bool:
+        """True if the server closed the connection (EOF) within `wait` seconds."""
+        old = self.sock.gettimeout()
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return True
+        finally:
+            with contextlib.suppress(OSError):
+                self.sock.settimeout(old)
+
+
+
+class RawSMTP(_RawSocket):
     def __init__(self, host: str, port: int, implicit_tls: bool = False, timeout: float = 30,
                  source: str | None = None):
         self.host, self.port = host, port
@@ -513,24 +539,6 @@ class RawSMTP:
                     return out
         finally:
             self.sock.settimeout(old)
-
-    def is_closed(self, wait: float = 3.0) -> bool:
-        """True if the server closed the connection (EOF) within `wait` seconds."""
-        old = self.sock.gettimeout()
-        self.sock.settimeout(wait)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (socket.timeout, TimeoutError):
-            return False
-        except (ConnectionResetError, ssl.SSLError, OSError):
-            return True
-        finally:
-            with contextlib.suppress(OSError):
-                self.sock.settimeout(old)
 
     # -- protocol --
     def ehlo(self, name: str = "client.test") -> Reply:
@@ -772,7 +780,7 @@ class IMAPResponse:
 _LITERAL_AT_END = re.compile(rb"~?\{(\d+)\+?\}$")
 
 
-class RawIMAP:
+class RawIMAP(_RawSocket):
     """A small IMAP client that shows the exact responses.
 
     `cmd("APPEND INBOX ", message_bytes)` sends str pieces as command text and
@@ -915,24 +923,6 @@ class RawIMAP:
                     return line, seen
         finally:
             self.sock.settimeout(old)
-
-    def is_closed(self, wait: float = 3.0) -> bool:
-        """True if the server closed the connection (EOF) within `wait` seconds."""
-        old = self.sock.gettimeout()
-        self.sock.settimeout(wait)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (socket.timeout, TimeoutError):
-            return False
-        except (ConnectionResetError, ssl.SSLError, OSError):
-            return True
-        finally:
-            with contextlib.suppress(OSError):
-                self.sock.settimeout(old)
 
     def logout(self) -> None:
         with contextlib.suppress(Exception):

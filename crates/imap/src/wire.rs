@@ -15,35 +15,27 @@ pub fn quotable(s: &[u8], utf8: bool) -> bool {
 /// Appends `s` as a quoted string or, if it cannot be quoted, a literal.
 /// 8-bit text goes as a literal (valid in both IMAP4rev1 and rev2).
 pub fn push_string(out: &mut Vec<u8>, s: &[u8]) {
-    if quotable(s, false) {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    } else {
-        push_literal(out, s);
-    }
+    push_quoted_or_literal(out, s, quotable(s, false));
 }
 
 /// Appends `s` as a quoted string when it may be sent so with UTF-8 allowed
 /// (for mailbox names after ENABLE UTF8=ACCEPT or IMAP4rev2), else as a literal.
 pub fn push_string_utf8(out: &mut Vec<u8>, s: &[u8]) {
-    if quotable(s, true) && std::str::from_utf8(s).is_ok() {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    } else {
-        push_literal(out, s);
+    push_quoted_or_literal(out, s, quotable(s, true) && std::str::from_utf8(s).is_ok());
+}
+
+fn push_quoted_or_literal(out: &mut Vec<u8>, s: &[u8], quoted: bool) {
+    if !quoted {
+        return push_literal(out, s);
     }
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 /// Appends `s` as a synchronising literal: `{n}\r\n` then the bytes.

@@ -77,6 +77,22 @@ fn folder_id(conn: &rusqlite::Connection, account_id: i64, name: &str) -> Result
         .optional()?)
 }
 
+/// Creates the missing parents of `name` ("a" and "a/b" for "a/b/c").
+fn create_parents(tx: &rusqlite::Connection, account_id: i64, name: &str) -> Result<()> {
+    let mut parent = String::new();
+    let levels: Vec<&str> = name.split(SEPARATOR).collect();
+    for level in &levels[..levels.len().saturating_sub(1)] {
+        if !parent.is_empty() {
+            parent.push(SEPARATOR);
+        }
+        parent.push_str(level);
+        if folder_id(tx, account_id, &parent)?.is_none() {
+            insert_folder(tx, account_id, &parent, None)?;
+        }
+    }
+    Ok(())
+}
+
 fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
@@ -101,17 +117,7 @@ impl Store {
         if folder_id(&tx, account_id, &name)?.is_some() {
             return Err(Error::Exists(format!("a folder named \"{name}\" exists already")));
         }
-        let mut parent = String::new();
-        let levels: Vec<&str> = name.split(SEPARATOR).collect();
-        for level in &levels[..levels.len().saturating_sub(1)] {
-            if !parent.is_empty() {
-                parent.push(SEPARATOR);
-            }
-            parent.push_str(level);
-            if folder_id(&tx, account_id, &parent)?.is_none() {
-                insert_folder(&tx, account_id, &parent, None)?;
-            }
-        }
+        create_parents(&tx, account_id, &name)?;
         let id = insert_folder(&tx, account_id, &name, special_use)?;
         tx.commit()?;
         Ok(id)
@@ -186,18 +192,7 @@ impl Store {
                 params![new, account_id, old],
             )?;
         }
-        // Parents of the new name must exist.
-        let levels: Vec<&str> = to.split(SEPARATOR).collect();
-        let mut parent = String::new();
-        for level in &levels[..levels.len().saturating_sub(1)] {
-            if !parent.is_empty() {
-                parent.push(SEPARATOR);
-            }
-            parent.push_str(level);
-            if folder_id(&tx, account_id, &parent)?.is_none() {
-                insert_folder(&tx, account_id, &parent, None)?;
-            }
-        }
+        create_parents(&tx, account_id, &to)?;
         tx.commit()?;
         Ok(())
     }

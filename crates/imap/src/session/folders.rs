@@ -243,6 +243,21 @@ impl<B: ImapBackend> Session<B> {
         Flow::Continue
     }
 
+    /// The account's folders and subscriptions; on failure the tagged NO is
+    /// queued and `None` returned.
+    fn folders_and_subscriptions(&mut self, tag: &str) -> Option<(Vec<FolderEntry>, Vec<String>)> {
+        let account = self.account_id();
+        let loaded = self
+            .store_call(move |s| -> mailroom_store::Result<_> { Ok((s.folders(account)?, s.subscriptions(account)?)) });
+        match loaded {
+            Ok(x) => Some(x),
+            Err(e) => {
+                self.store_error(tag, &e);
+                None
+            }
+        }
+    }
+
     fn full_patterns(&self, reference: &str, patterns: &[String]) -> Option<Vec<String>> {
         let reference = self.decode_name(reference).unwrap_or_default();
         let reference = if reference.is_empty() { String::new() } else { reference };
@@ -272,16 +287,7 @@ impl<B: ImapBackend> Session<B> {
             self.bad(Some(tag), "Invalid folder name encoding");
             return Flow::Continue;
         };
-        let account = self.account_id();
-        let loaded = self
-            .store_call(move |s| -> mailroom_store::Result<_> { Ok((s.folders(account)?, s.subscriptions(account)?)) });
-        let (folders, subscribed) = match loaded {
-            Ok(x) => x,
-            Err(e) => {
-                self.store_error(tag, &e);
-                return Flow::Continue;
-            }
-        };
+        let Some((folders, subscribed)) = self.folders_and_subscriptions(tag) else { return Flow::Continue };
         let matches = |name: &str| patterns.iter().any(|p| matches_pattern(name, p));
         let has_children = |name: &str| {
             let prefix = format!("{name}{SEPARATOR}");
@@ -362,16 +368,7 @@ impl<B: ImapBackend> Session<B> {
             self.bad(Some(tag), "Invalid folder name encoding");
             return Flow::Continue;
         };
-        let account = self.account_id();
-        let loaded = self
-            .store_call(move |s| -> mailroom_store::Result<_> { Ok((s.folders(account)?, s.subscriptions(account)?)) });
-        let (folders, subscribed) = match loaded {
-            Ok(x) => x,
-            Err(e) => {
-                self.store_error(tag, &e);
-                return Flow::Continue;
-            }
-        };
+        let Some((folders, subscribed)) = self.folders_and_subscriptions(tag) else { return Flow::Continue };
         for name in subscribed.iter().filter(|n| patterns.iter().any(|p| matches_pattern(n, p))) {
             let exists = folders.iter().any(|f| &f.name == name);
             let mut line = format!("* LSUB ({}) \"/\" ", if exists { "" } else { "\\Noselect" }).into_bytes();

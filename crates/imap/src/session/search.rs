@@ -177,6 +177,28 @@ impl<B: ImapBackend> Session<B> {
         Flow::Continue
     }
 
+    /// SORT and THREAD's common start: check the charset, search, extract
+    /// the keys. On failure the tagged NO is queued and `None` returned.
+    fn search_with<T>(
+        &mut self,
+        tag: &str,
+        charset: &str,
+        key: &SearchKey,
+        extract: &dyn Fn(&Content) -> T,
+    ) -> Option<Vec<Hit<T>>> {
+        if !charset_ok(Some(charset)) {
+            self.no(tag, "[BADCHARSET (UTF-8 US-ASCII)] Only UTF-8 and US-ASCII are supported");
+            return None;
+        }
+        match self.run_search(key, Some(extract)) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                self.store_error(tag, &e);
+                None
+            }
+        }
+    }
+
     pub(super) fn sort(
         &mut self,
         tag: &str,
@@ -185,17 +207,7 @@ impl<B: ImapBackend> Session<B> {
         charset: &str,
         key: SearchKey,
     ) -> Flow {
-        if !charset_ok(Some(charset)) {
-            self.no(tag, "[BADCHARSET (UTF-8 US-ASCII)] Only UTF-8 and US-ASCII are supported");
-            return Flow::Continue;
-        }
-        let hits = match self.run_search(&key, Some(&SortKeys::new)) {
-            Ok(h) => h,
-            Err(e) => {
-                self.store_error(tag, &e);
-                return Flow::Continue;
-            }
-        };
+        let Some(hits) = self.search_with(tag, charset, &key, &SortKeys::new) else { return Flow::Continue };
         let mut items: Vec<SortItem> = hits
             .into_iter()
             .map(|h| SortItem {
@@ -224,17 +236,7 @@ impl<B: ImapBackend> Session<B> {
         charset: &str,
         key: SearchKey,
     ) -> Flow {
-        if !charset_ok(Some(charset)) {
-            self.no(tag, "[BADCHARSET (UTF-8 US-ASCII)] Only UTF-8 and US-ASCII are supported");
-            return Flow::Continue;
-        }
-        let hits = match self.run_search(&key, Some(&ThreadKeys::new)) {
-            Ok(h) => h,
-            Err(e) => {
-                self.store_error(tag, &e);
-                return Flow::Continue;
-            }
-        };
+        let Some(hits) = self.search_with(tag, charset, &key, &ThreadKeys::new) else { return Flow::Continue };
         let items: Vec<ThreadItem> = hits
             .into_iter()
             .map(|h| ThreadItem {
