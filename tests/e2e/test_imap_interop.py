@@ -1,4 +1,4 @@
-"""IMAP interoperability with real clients: mbsync (isync) and curl.
+"""IMAP interoperability with real clients: mbsync (isync), curl and fetchmail.
 
 mbsync syncs a 1,000-message account to a local Maildir and back, flags
 included; curl fetches a message and lists mailboxes over `imaps://` (and
@@ -367,3 +367,40 @@ def test_curl_fetch_and_list(server):
         curl_names.add(m.group(1))
     assert {"INBOX", "Receipts"} <= curl_names, curl_names
     assert curl_names == imaplib_names, (curl_names, imaplib_names)
+
+
+def test_fetchmail_downloads_over_imaps_and_marks_seen(server, tmp_path):
+    """fetchmail polls the INBOX over port N+993, hands each message to an MDA
+    byte for byte, and (with `keep`) leaves them on the server marked \\Seen."""
+    require_program("fetchmail")
+    host, port = server.addr("imaps")
+    c = server.imap(CAROL)
+    bodies = [f"Subject: fetchmail {i}\r\nFrom: a@remote.test\r\n\r\nbody {i}\r\n".encode() for i in range(3)]
+    for b in bodies:
+        check(c.append("INBOX", None, None, b), "APPEND")
+    out = tmp_path / "delivered"
+    out.mkdir()
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text(
+        f'set no syslog\n'
+        f'poll {host} service {port} protocol IMAP\n'
+        f'  user "{CAROL}" password "{PASSWORDS[CAROL]}" is "{CAROL}" here\n'
+        f'  ssl no sslcertck keep fetchall\n'
+        f'  mda "/bin/sh -c \'cat > {out}/msg.$$\'"\n'
+    )
+    rc.chmod(0o600)
+    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
+    res = subprocess.run(["fetchmail", "--nodetach", "-f", str(rc), "-v"], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = sorted(p.read_bytes() for p in out.iterdir())
+    assert len(got) == 3, res.stdout + res.stderr
+    # fetchmail adds its own Received: line on top; the original follows intact.
+    for b in bodies:
+        assert any(g.endswith(b.replace(b"\r\n", b"\n")) or g.endswith(b) for g in got), (b, got)
+    c.select("INBOX")
+    typ, data = c.search(None, "UNSEEN")
+    assert typ == "OK" and data == [b""], data
+    typ, data = c.search(None, "SEEN")
+    assert len(data[0].split()) == 3
+    c.logout()
