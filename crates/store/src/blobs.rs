@@ -133,16 +133,28 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// A new message id: milliseconds since the epoch and 64 random bits, in hex,
-/// so ids sort by arrival and never collide in practice.
+/// A new message id, 27 hex digits: one random byte, milliseconds since the
+/// epoch, then 56 more random bits. The random first byte spreads files over
+/// the 256 `messages/xx/` directories (ids made before it began with the
+/// time, which put every file of a two-year span in one directory; they are
+/// still found, since the directory is always the id's first two digits).
 pub fn new_message_id() -> String {
-    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-    format!("{ms:011x}{:016x}", rand::random::<u64>())
+    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64 & 0xfff_ffff_ffff;
+    let r = rand::random::<u64>();
+    format!("{:02x}{ms:011x}{:014x}", r >> 56, r & 0x00ff_ffff_ffff_ffff)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_spread_over_directories() {
+        let ids: Vec<String> = (0..200).map(|_| new_message_id()).collect();
+        assert!(ids.iter().all(|id| id.len() == 27 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+        let dirs: std::collections::HashSet<&str> = ids.iter().map(|id| &id[..2]).collect();
+        assert!(dirs.len() > 50, "only {} directories used", dirs.len());
+    }
 
     #[test]
     fn write_read_remove() {
