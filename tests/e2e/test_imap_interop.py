@@ -374,7 +374,8 @@ def test_fetchmail_downloads_over_imaps_and_marks_seen(server, tmp_path):
     byte for byte, and (with `keep`) leaves them on the server marked \\Seen."""
     require_program("fetchmail")
     host, port = server.addr("imaps")
-    c = server.imap(CAROL)
+    user, password = server.new_account()
+    c = server.imap(user, password=password)
     bodies = [f"Subject: fetchmail {i}\r\nFrom: a@remote.test\r\n\r\nbody {i}\r\n".encode() for i in range(3)]
     for b in bodies:
         check(c.append("INBOX", None, None, b), "APPEND")
@@ -384,7 +385,7 @@ def test_fetchmail_downloads_over_imaps_and_marks_seen(server, tmp_path):
     rc.write_text(
         f'set no syslog\n'
         f'poll {host} service {port} protocol IMAP\n'
-        f'  user "{CAROL}" password "{PASSWORDS[CAROL]}" is "{CAROL}" here\n'
+        f'  user "{user}" password "{password}" is "{user}" here\n'
         f'  ssl no sslcertck keep fetchall\n'
         f'  mda "/bin/sh -c \'cat > {out}/msg.$$\'"\n'
     )

@@ -285,6 +285,23 @@ impl Store {
         Ok(floor)
     }
 
+    /// Claims the \Recent messages of a folder up to (not including) UID
+    /// `until` for one session: returns the old floor and moves it to
+    /// `until` if that is higher. The session then holds `old..until` as
+    /// \Recent, and no other session sees those messages as recent (RFC 3501
+    /// section 2.3.2). Messages the session has not seen yet stay unclaimed.
+    pub fn claim_recent_until(&self, mailbox_id: i64, until: u32) -> Result<u32> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let floor: u32 =
+            tx.query_row("SELECT recent_floor FROM mailboxes WHERE id = ?1", [mailbox_id], |r| r.get(0))?;
+        if until > floor {
+            tx.execute("UPDATE mailboxes SET recent_floor = ?2 WHERE id = ?1", params![mailbox_id, until])?;
+        }
+        tx.commit()?;
+        Ok(floor)
+    }
+
     /// Total octets stored in an account's folders, for quota checks.
     pub fn account_usage(&self, account_id: i64) -> Result<u64> {
         let conn = self.conn();
@@ -296,5 +313,28 @@ impl Store {
             )?
             .query_row([account_id], |r| r.get(0))?;
         Ok(used.max(0) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::{AppendItem, Store};
+
+    #[test]
+    fn recent_claims_stop_at_what_the_session_has_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.add_domain("example.test").unwrap();
+        let a = s.add_account("alice@example.test", Some("pw"), 0).unwrap().id;
+        let inbox = s.mailbox(a, "INBOX").unwrap().unwrap().id;
+        let item = AppendItem { flags: String::new(), internal_date: None, data: b"a\r\n" };
+        s.append(inbox, &[item.clone(), item.clone(), item]).unwrap();
+        // The first session saw UIDs 1 and 2 only: 3 stays for the next one.
+        assert_eq!(s.claim_recent_until(inbox, 3).unwrap(), 1);
+        assert_eq!(s.folder_status(inbox).unwrap().recent, 1);
+        assert_eq!(s.claim_recent_until(inbox, 2).unwrap(), 3, "a lower claim never moves the floor back");
+        assert_eq!(s.claim_recent_until(inbox, 4).unwrap(), 3);
+        assert_eq!(s.folder_status(inbox).unwrap().recent, 0);
     }
 }

@@ -52,15 +52,60 @@ pub(crate) fn matches_pattern(name: &str, pattern: &str) -> bool {
     pattern[p..].iter().all(|&c| c == '*' || c == '%')
 }
 
+/// One name of a subscription listing.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct SubscribedRow {
+    /// The folder name.
+    pub name: String,
+    /// Whether the name itself is subscribed.
+    pub subscribed: bool,
+    /// Whether a subscribed descendant does not match the pattern (CHILDINFO).
+    pub childinfo: bool,
+}
+
+/// The names a subscription listing shows, sorted: every subscribed name
+/// that matches, and with `parents`, every matching ancestor of a
+/// subscribed name that does not match itself (LSUB with `%`, RFC 3501
+/// 6.3.9; LIST RECURSIVEMATCH, RFC 5258 3.5).
+pub(crate) fn subscribed_rows(
+    subscribed: &[String],
+    matches: &dyn Fn(&str) -> bool,
+    parents: bool,
+) -> Vec<SubscribedRow> {
+    let mut rows: Vec<SubscribedRow> = subscribed
+        .iter()
+        .filter(|n| matches(n))
+        .map(|n| SubscribedRow { name: n.clone(), subscribed: true, childinfo: false })
+        .collect();
+    if parents {
+        for name in subscribed.iter().filter(|n| !matches(n)) {
+            for (i, _) in name.match_indices(SEPARATOR) {
+                let Some(parent) = name.get(..i) else { continue };
+                if !matches(parent) {
+                    continue;
+                }
+                match rows.iter_mut().find(|r| r.name == parent) {
+                    Some(row) => row.childinfo = true,
+                    None => rows.push(SubscribedRow { name: parent.to_string(), subscribed: false, childinfo: true }),
+                }
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
 impl<B: ImapBackend> Session<B> {
     fn deselect(&mut self) {
-        if self.selected.take().is_some() && self.ext.qresync {
+        // RFC 7162 3.2.11 (QRESYNC) and RFC 9051 6.3.2 (IMAP4rev2).
+        if self.selected.take().is_some() && (self.ext.qresync || self.ext.rev2) {
             self.untagged("OK [CLOSED] Previous folder closed");
         }
     }
 
     pub(super) async fn select(&mut self, tag: &str, raw: &str, params: SelectParams, read_only: bool) -> Flow {
-        self.deselect();
+        // A BAD command changes nothing; any other outcome leaves the old
+        // folder unselected (RFC 9051 6.3.2).
         let Some(name) = self.decode_name(raw) else {
             self.bad(Some(tag), "Invalid folder name encoding");
             return Flow::Continue;
@@ -69,6 +114,7 @@ impl<B: ImapBackend> Session<B> {
             self.bad(Some(tag), "QRESYNC parameter given without ENABLE QRESYNC");
             return Flow::Continue;
         }
+        self.deselect();
         if params.condstore {
             self.ext.condstore = true;
         }
@@ -89,11 +135,13 @@ impl<B: ImapBackend> Session<B> {
         // Counters first: anything that changes after this is picked up by sync.
         let loaded = self.store_call(move |s| -> mailroom_store::Result<_> {
             let counters = s.folder_counters(id)?;
-            let floor = if read_only { u32::MAX } else { s.claim_recent(id)? };
             let messages = s.messages(id)?;
-            Ok((counters, floor, messages))
+            // Claim exactly the messages this view holds (RFC 3501 2.3.2).
+            let until = messages.last().map_or(0, |m| m.uid.saturating_add(1));
+            let claim = if read_only { None } else { Some((s.claim_recent_until(id, until)?, until)) };
+            Ok((counters, claim, messages))
         });
-        let ((highest, uid_next), floor, messages) = match loaded {
+        let ((highest, uid_next), claim, messages) = match loaded {
             Ok(x) => x,
             Err(e) => {
                 self.store_error(tag, &e);
@@ -102,7 +150,9 @@ impl<B: ImapBackend> Session<B> {
         };
         let mut sel = Selected::new(id, name, read_only, messages);
         sel.uid_validity = info.uid_validity;
-        sel.recent_floor = floor;
+        if let Some((floor, until)) = claim {
+            sel.add_recent(floor, until);
+        }
         sel.flags_modseq = highest;
         sel.expunge_modseq = highest;
         sel.uid_next = uid_next;
@@ -192,12 +242,16 @@ impl<B: ImapBackend> Session<B> {
             self.bad(Some(tag), "Invalid folder name encoding");
             return Flow::Continue;
         };
-        if self.selected.as_ref().is_some_and(|s| s.name == name) {
-            self.deselect();
-        }
         let account = self.account_id();
+        let was_selected = self.selected.as_ref().is_some_and(|s| s.name == name);
         match self.store_call(move |s| s.delete_folder(account, &name)) {
-            Ok(()) => self.ok(tag, "DELETE completed"),
+            Ok(()) => {
+                // Only a folder that is really gone stops being selected.
+                if was_selected {
+                    self.deselect();
+                }
+                self.ok(tag, "DELETE completed")
+            }
             Err(e) => self.store_error(tag, &e),
         }
         Flow::Continue
@@ -297,19 +351,9 @@ impl<B: ImapBackend> Session<B> {
         // (name, entry if it exists, CHILDINFO)
         let mut rows: Vec<(String, Option<&FolderEntry>, bool)> = Vec::new();
         if select.subscribed {
-            for name in &subscribed {
-                if matches(name) {
-                    rows.push((name.clone(), folders.iter().find(|f| &f.name == name), false));
-                }
-            }
-            if select.recursive_match {
-                for f in &folders {
-                    let prefix = format!("{}{SEPARATOR}", f.name);
-                    if matches(&f.name) && !is_subscribed(&f.name) && subscribed.iter().any(|s| s.starts_with(&prefix))
-                    {
-                        rows.push((f.name.clone(), Some(f), true));
-                    }
-                }
+            for row in subscribed_rows(&subscribed, &matches, select.recursive_match) {
+                let entry = folders.iter().find(|f| f.name == row.name);
+                rows.push((row.name, entry, row.childinfo));
             }
         } else {
             for f in &folders {
@@ -369,10 +413,14 @@ impl<B: ImapBackend> Session<B> {
             return Flow::Continue;
         };
         let Some((folders, subscribed)) = self.folders_and_subscriptions(tag) else { return Flow::Continue };
-        for name in subscribed.iter().filter(|n| patterns.iter().any(|p| matches_pattern(n, p))) {
-            let exists = folders.iter().any(|f| &f.name == name);
+        let matches = |name: &str| patterns.iter().any(|p| matches_pattern(name, p));
+        for row in subscribed_rows(&subscribed, &matches, true) {
+            // RFC 3501 6.3.9: a parent listed only because of a subscribed
+            // child (`%`) is flagged \Noselect.
+            let name = row.name;
+            let exists = row.subscribed && folders.iter().any(|f| f.name == name);
             let mut line = format!("* LSUB ({}) \"/\" ", if exists { "" } else { "\\Noselect" }).into_bytes();
-            self.push_name(&mut line, name);
+            self.push_name(&mut line, &name);
             line.extend_from_slice(b"\r\n");
             self.out.extend_from_slice(&line);
         }
@@ -483,7 +531,21 @@ impl<B: ImapBackend> Session<B> {
 
 #[cfg(test)]
 mod tests {
-    use super::matches_pattern;
+    use super::{SubscribedRow, matches_pattern, subscribed_rows};
+
+    #[test]
+    fn subscription_listings_show_parents_of_unmatched_children() {
+        let subs: Vec<String> = ["Gone/Child", "Top", "Top/Mid/Leaf", "x"].iter().map(|s| s.to_string()).collect();
+        let pct = |n: &str| matches_pattern(n, "%");
+        let row = |name: &str, subscribed, childinfo| SubscribedRow { name: name.into(), subscribed, childinfo };
+        assert_eq!(
+            subscribed_rows(&subs, &pct, true),
+            vec![row("Gone", false, true), row("Top", true, true), row("x", true, false)]
+        );
+        assert_eq!(subscribed_rows(&subs, &pct, false), vec![row("Top", true, false), row("x", true, false)]);
+        let star = |n: &str| matches_pattern(n, "*");
+        assert!(subscribed_rows(&subs, &star, true).iter().all(|r| r.subscribed && !r.childinfo));
+    }
 
     #[test]
     fn list_patterns_follow_rfc_wildcards() {

@@ -9,6 +9,7 @@
 //! a wake-up is.
 
 use mailroom_store::StoredMessage;
+use mailroom_transport::blocking;
 
 use super::Session;
 use crate::backend::ImapBackend;
@@ -23,8 +24,9 @@ pub(crate) struct Selected {
     pub uids: Vec<u32>,
     /// Flags (space-separated) and MODSEQ, parallel to `uids`.
     pub meta: Vec<(String, u64)>,
-    /// UIDs at or above this are \Recent for this session.
-    pub recent_floor: u32,
+    /// UID ranges (`lo..hi`, ascending) this session claimed as \Recent;
+    /// no other session has them as recent (RFC 3501 section 2.3.2).
+    pub recent: Vec<(u32, u32)>,
     /// Flag changes up to this MODSEQ are in `meta`.
     pub flags_modseq: u64,
     /// Expunges up to this MODSEQ are applied.
@@ -51,7 +53,7 @@ impl Selected {
             uid_validity: 0,
             uids,
             meta,
-            recent_floor: u32::MAX,
+            recent: Vec::new(),
             flags_modseq: 0,
             expunge_modseq: 0,
             uid_next: 1,
@@ -82,7 +84,27 @@ impl Selected {
 
     /// Whether the message at `index` is \Recent for this session.
     pub fn is_recent(&self, index: usize) -> bool {
-        self.uids.get(index).is_some_and(|&u| u >= self.recent_floor)
+        self.uids.get(index).is_some_and(|&u| {
+            let k = self.recent.partition_point(|&(_, hi)| hi <= u);
+            self.recent.get(k).is_some_and(|&(lo, _)| lo <= u)
+        })
+    }
+
+    /// Records a \Recent claim of UIDs `lo..hi` (claims only ever grow).
+    pub fn add_recent(&mut self, lo: u32, hi: u32) {
+        if lo >= hi {
+            return;
+        }
+        match self.recent.last_mut() {
+            Some(last) if last.1 >= lo => last.1 = last.1.max(hi),
+            _ => self.recent.push((lo, hi)),
+        }
+    }
+
+    /// The UID just above the last message of the view: what a \Recent
+    /// claim for the messages seen so far reaches up to.
+    pub fn claim_limit(&self) -> u32 {
+        self.uids.last().map_or(0, |u| u.saturating_add(1))
     }
 
     /// The FLAGS list of the message at `index`, with \Recent where due.
@@ -157,6 +179,16 @@ impl<B: ImapBackend> Session<B> {
                     added = true;
                 }
                 sel.uid_next = next;
+                if added && !sel.read_only {
+                    let (id, until) = (sel.id, sel.claim_limit());
+                    let backend = self.backend.clone();
+                    let claimed = blocking(move || backend.store().claim_recent_until(id, until));
+                    let Some(sel) = self.selected.as_mut() else { return };
+                    if let Ok(floor) = claimed {
+                        sel.add_recent(floor, until);
+                    }
+                }
+                let Some(sel) = self.selected.as_mut() else { return };
                 if added {
                     let exists = sel.uids.len();
                     let recent = (0..sel.uids.len()).filter(|&i| sel.is_recent(i)).count();
@@ -241,5 +273,25 @@ impl<B: ImapBackend> Session<B> {
                 self.untagged(&l);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Selected;
+
+    #[test]
+    fn recent_is_what_the_session_claimed() {
+        let mut sel = Selected::new(1, "INBOX".into(), false, Vec::new());
+        sel.uids = vec![1, 2, 3, 5, 8, 9];
+        sel.meta = vec![(String::new(), 1); 6];
+        sel.add_recent(2, 4);
+        sel.add_recent(4, 4); // empty claims change nothing
+        sel.add_recent(4, 6);
+        sel.add_recent(9, 10);
+        assert_eq!(sel.recent, vec![(2, 6), (9, 10)]);
+        let recent: Vec<u32> = (0..6).filter(|&i| sel.is_recent(i)).map(|i| sel.uids[i]).collect();
+        assert_eq!(recent, vec![2, 3, 5, 9]);
+        assert_eq!(sel.claim_limit(), 10);
     }
 }
