@@ -194,10 +194,18 @@ impl Deliverer {
     }
 
     async fn deliver_batch(self: Arc<Self>, batch: Batch) {
-        // One OutboundMessage per stored message, with the rows it stands for.
-        let mut by_message: BTreeMap<String, Vec<QueueEntry>> = BTreeMap::new();
+        // One OutboundMessage per stored message, with the rows it stands for,
+        // in the order the queue handed them out (oldest first).
+        let mut by_message: Vec<(String, Vec<QueueEntry>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         for e in batch.entries {
-            by_message.entry(e.message_id.clone()).or_default().push(e);
+            match index.get(&e.message_id).and_then(|&i| by_message.get_mut(i)) {
+                Some(slot) => slot.1.push(e),
+                None => {
+                    index.insert(e.message_id.clone(), by_message.len());
+                    by_message.push((e.message_id.clone(), vec![e]));
+                }
+            }
         }
         // Messages are split into connections first and prepared (read and
         // DKIM-signed) inside each connection's task, so signing runs in parallel.
