@@ -83,6 +83,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 
 from mailroom import BinaryMissing, MailServer, client_tls_context, require_binary  # noqa: E402
 from peers import tcp_port_free  # noqa: E402
+from smtp_receive import descendants  # noqa: E402
 
 DOMAIN = "example.test"
 PASSWORD = "bench-pw"
@@ -301,25 +302,6 @@ def _kb(path: str, field_name: str) -> int:
     except OSError:
         pass
     return 0
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
 
 
 @dataclass

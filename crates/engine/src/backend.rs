@@ -73,6 +73,11 @@ impl MailBackend {
         &self.store
     }
 
+    /// The per-IP failed-login throttle shared by every protocol and the admin API.
+    pub fn throttle(&self) -> &AuthThrottle {
+        &self.throttle
+    }
+
     /// Checks a login for any protocol.
     pub fn login(&self, peer: IpAddr, login: &str, password: &str) -> Login {
         if self.throttle.check(peer) == ThrottleVerdict::Block {

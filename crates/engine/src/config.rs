@@ -297,6 +297,41 @@ pub fn validate(key: &str, value: &str) -> Result<String, String> {
     }
 }
 
+/// Why [`set`] refused a value.
+#[derive(Debug)]
+pub enum SetError {
+    /// There is no setting by that name.
+    Unknown(String),
+    /// The value is not acceptable; the text says what is expected.
+    Invalid(String),
+    /// Storing it failed.
+    Store(mailroom_store::Error),
+}
+
+impl std::fmt::Display for SetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unknown(m) | Self::Invalid(m) => f.write_str(m),
+            Self::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SetError {}
+
+/// Validates and stores a setting (the CLI's `settings set` and the admin
+/// API); returns the value as stored.
+pub fn set(store: &Store, key: &str, value: &str) -> Result<String, SetError> {
+    if find(key).is_none() {
+        return Err(SetError::Unknown(format!(
+            "there is no setting called \"{key}\"; \"settings list\" shows them all"
+        )));
+    }
+    let v = validate(key, value).map_err(SetError::Invalid)?;
+    store.set_setting(key, &v).map_err(SetError::Store)?;
+    Ok(v)
+}
+
 /// Parses `90s`, `5m`, `1h`, `2d`, or plain seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim().to_ascii_lowercase();

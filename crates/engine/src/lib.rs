@@ -12,8 +12,11 @@
 //!   bounces, delay warnings, DKIM signing); [`domains`]: domain set-up with
 //!   DKIM keys; [`secrets`]: encryption of stored relay passwords;
 //! * [`serve`]: start-up, `runtime.json`, shutdown;
+//! * [`api`]: the admin HTTP/JSON API (token file, logins, status, settings,
+//!   domains, accounts, live log, OpenAPI description);
 //! * [`cli`]: the command line, including the admin subcommands.
 
+pub mod api;
 pub mod backend;
 pub mod cli;
 pub mod config;

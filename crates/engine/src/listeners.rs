@@ -25,6 +25,8 @@ pub enum Protocol {
     Pop3,
     /// IMAP.
     Imap,
+    /// The admin API (HTTP); served by [`crate::api`], not by [`accept_loop`].
+    Admin,
 }
 
 /// One standard listener.
@@ -71,6 +73,15 @@ pub const LISTENERS: &[ListenerSpec] = &[
     ListenerSpec { name: "imaps", label: "IMAP over TLS", port: 993, protocol: Protocol::Imap, implicit_tls: true },
 ];
 
+/// The admin API's listener (on loopback unless `serve --admin-bind` says otherwise).
+pub const ADMIN_LISTENER: ListenerSpec = ListenerSpec {
+    name: "admin",
+    label: "Admin API (HTTP)",
+    port: crate::api::ADMIN_PORT,
+    protocol: Protocol::Admin,
+    implicit_tls: false,
+};
+
 /// A listener that could not be opened.
 #[derive(Debug)]
 pub struct BindError {
@@ -111,6 +122,13 @@ pub fn explain(errors: &[BindError]) -> Vec<String> {
     for e in errors {
         match e.error.kind() {
             io::ErrorKind::PermissionDenied => {}
+            io::ErrorKind::AddrInUse if e.spec.protocol == Protocol::Admin => out.push(format!(
+                "Port {} ({}) is already used by another program, often a web server or a \
+                 development tool. Stop that program, or start Mailroom with \
+                 `serve --port-offset 10000` to use other ports.",
+                e.addr.port(),
+                e.spec.label
+            )),
             io::ErrorKind::AddrInUse => out.push(format!(
                 "Port {} ({}) is already used by another program, often another mail server \
                  such as Postfix, Exim or hMailServer. Stop that program, or start Mailroom \
@@ -218,6 +236,10 @@ pub async fn accept_loop(listener: TcpListener, spec: ListenerSpec, ctx: Arc<Con
     let smtp_cfg = match spec.protocol {
         Protocol::Smtp(kind) => Some(Arc::new(ctx.smtp_config(kind))),
         Protocol::Pop3 | Protocol::Imap => None,
+        Protocol::Admin => {
+            tracing::error!(listener = spec.name, "the admin API is not served by the mail accept loop");
+            return;
+        }
     };
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -252,6 +274,7 @@ async fn handle(
                 Protocol::Smtp(_) => b"421 4.7.0 Too many connections, try again later\r\n",
                 Protocol::Pop3 => b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
                 Protocol::Imap => b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+                Protocol::Admin => b"",
             };
             let _ = tcp.write_all(msg).await;
         }
@@ -262,6 +285,7 @@ async fn handle(
         Protocol::Smtp(_) => ctx.config.command_timeout,
         Protocol::Pop3 => ctx.config.pop3_timeout,
         Protocol::Imap => ctx.config.imap_idle_timeout,
+        Protocol::Admin => return,
     };
     let mut conn = match Connection::new(tcp, timeout) {
         Ok(c) => c,
@@ -309,5 +333,22 @@ async fn handle(
             });
             mailroom_pop3::serve(conn, ctx.backend.clone(), cfg, session_id).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_admin_port_is_explained() {
+        let err = BindError {
+            addr: "127.0.0.1:8080".parse().expect("addr"),
+            spec: ADMIN_LISTENER,
+            error: io::Error::from(io::ErrorKind::AddrInUse),
+        };
+        let text = explain(&[err]).join(" ");
+        assert!(text.contains("Port 8080 (Admin API (HTTP)) is already used"), "{text}");
+        assert!(text.contains("--port-offset"), "{text}");
     }
 }

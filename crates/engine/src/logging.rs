@@ -1,7 +1,14 @@
 //! Tracing set-up: readable lines on stdout, JSON lines in rotating daily
-//! files under `DIR/logs/` (14 days kept). `RUST_LOG` overrides the level.
+//! files under `DIR/logs/` (14 days kept), and the live log: every event as a
+//! JSON object on a broadcast channel that the admin API streams
+//! ([`subscribe`]). `RUST_LOG` overrides the level.
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::broadcast;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, Layer};
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{Builder, Rotation};
@@ -29,6 +36,7 @@ pub fn init_server(data_dir: &Path) -> anyhow::Result<WorkerGuard> {
                 .with_filter(filter()),
         )
         .with(tracing_subscriber::fmt::layer().json().with_writer(file_writer).with_filter(filter()))
+        .with(LiveLog.with_filter(filter()))
         .try_init()
         .map_err(|e| anyhow::anyhow!("logging: {e}"))?;
     Ok(guard)
@@ -39,4 +47,116 @@ pub fn init_admin() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ =
         tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_env_filter(filter).try_init();
+}
+
+/// Events a slow live-log reader may fall behind by before it misses some.
+const LIVE_BACKLOG: usize = 1024;
+
+fn live_sender() -> &'static broadcast::Sender<Arc<str>> {
+    static SENDER: OnceLock<broadcast::Sender<Arc<str>>> = OnceLock::new();
+    SENDER.get_or_init(|| broadcast::channel(LIVE_BACKLOG).0)
+}
+
+/// A receiver of the live log: each item is one event as the JSON object
+/// `{"time", "level", "target", "message", "fields"}`.
+pub fn subscribe() -> broadcast::Receiver<Arc<str>> {
+    live_sender().subscribe()
+}
+
+/// The layer that feeds [`subscribe`]rs.
+struct LiveLog;
+
+impl<S: tracing::Subscriber> Layer<S> for LiveLog {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let tx = live_sender();
+        if tx.receiver_count() == 0 {
+            return;
+        }
+        let _ = tx.send(event_json(event).into());
+    }
+}
+
+/// One event as the live log's JSON text.
+fn event_json(event: &tracing::Event<'_>) -> String {
+    let mut v = FieldsJson::default();
+    event.record(&mut v);
+    // tracing's macros record the format message first; an explicit
+    // `message = ...` field after it (such as a message id) stays a field.
+    let mut messages = std::mem::take(&mut v.messages).into_iter();
+    let message = messages.next().unwrap_or_default();
+    if let Some(field) = messages.next() {
+        v.fields.insert("message".into(), serde_json::Value::String(field));
+    }
+    let meta = event.metadata();
+    serde_json::json!({
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "level": meta.level().as_str(),
+        "target": meta.target(),
+        "message": message,
+        "fields": v.fields,
+    })
+    .to_string()
+}
+
+#[derive(Default)]
+struct FieldsJson {
+    messages: Vec<String>,
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl FieldsJson {
+    fn put(&mut self, field: &Field, value: serde_json::Value) {
+        if field.name() == "message" {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            self.messages.push(text);
+        } else {
+            self.fields.insert(field.name().to_string(), value);
+        }
+    }
+}
+
+impl Visit for FieldsJson {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.put(field, serde_json::Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, value.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_reach_subscribers_as_json() {
+        let mut rx = subscribe();
+        let subscriber = tracing_subscriber::registry().with(LiveLog);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(message = "Q123", size = 42u64, ok = true, "message accepted");
+        });
+        let line = rx.try_recv().expect("an event");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["message"], "message accepted");
+        assert_eq!(v["fields"]["message"], "Q123");
+        assert_eq!(v["fields"]["size"], 42);
+        assert_eq!(v["fields"]["ok"], true);
+        assert!(v["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
 }

@@ -1,5 +1,6 @@
-//! `mailroomd serve`: open the store, bind every listener, write
-//! `runtime.json`, serve until SIGTERM/Ctrl+C.
+//! `mailroomd serve`: open the store, bind every listener (the mail ports
+//! and the admin API), write `admin.token` and `runtime.json`, serve until
+//! SIGTERM/Ctrl+C.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use crate::backend::MailBackend;
 use crate::config::Config;
-use crate::listeners::{ConnLimits, Context, LISTENERS, accept_loop, bind, explain};
+use crate::listeners::{ADMIN_LISTENER, ConnLimits, Context, LISTENERS, accept_loop, bind, explain};
 use crate::paths::{RUNTIME_FILE, TLS_DIR};
 
 /// How long sessions in the middle of a transaction may take to finish when
@@ -32,6 +33,8 @@ pub struct ServeOptions {
     pub bind: IpAddr,
     /// Added to every standard port.
     pub port_offset: u16,
+    /// Address of the admin API (loopback unless chosen otherwise).
+    pub admin_bind: IpAddr,
     /// How the admin commands should be written in hints (with `--data-dir` if given).
     pub cli_hint: String,
 }
@@ -71,6 +74,15 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
             Err(e) => failed.push(e),
         }
     }
+    let mut admin_socket = None;
+    match ADMIN_LISTENER.port.checked_add(opts.port_offset) {
+        Some(port) => match bind(SocketAddr::new(opts.admin_bind, port), &ADMIN_LISTENER) {
+            Ok(l) => admin_socket = Some(l),
+            Err(e) => failed.push(e),
+        },
+        None => problems
+            .push(format!("--port-offset {} pushes the {} past port 65535", opts.port_offset, ADMIN_LISTENER.label)),
+    }
     problems.extend(explain(&failed));
     if !problems.is_empty() {
         for p in &problems {
@@ -79,10 +91,16 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         bail!("Mailroom could not start:\n  {}", problems.join("\n  "));
     }
 
+    let Some(admin_socket) = admin_socket else { bail!("Mailroom could not start: no admin API listener") };
+    let local_token = crate::api::auth::write_token_file(data_dir).context("writing the admin token file")?;
+    let started = std::time::Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339();
+
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("mailroom").build()?;
     runtime.block_on(async move {
         let queue_notify = Arc::new(tokio::sync::Notify::new());
         let backend = Arc::new(MailBackend::new(store.clone(), config.clone(), queue_notify.clone()));
+        let api_backend = backend.clone();
         let secrets = crate::secrets::SecretBox::open(data_dir)?;
         let deliverer =
             Arc::new(crate::delivery::Deliverer::new(store.clone(), config.clone(), secrets, queue_notify)?);
@@ -97,18 +115,38 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         });
         let mut listeners = BTreeMap::new();
         let mut accepting = Vec::new();
+        let mut entries = Vec::new();
         for (spec, std_listener) in sockets {
             let listener = tokio::net::TcpListener::from_std(std_listener)?;
             let addr = listener.local_addr()?;
             listeners.insert(spec.name, addr);
             tracing::info!(listener = spec.name, address = %addr, "listening");
-            accepting.push(tokio::spawn(accept_loop(listener, spec, ctx.clone())));
+            let task = tokio::spawn(accept_loop(listener, spec, ctx.clone()));
+            entries.push(crate::api::ListenerEntry { name: spec.name, address: addr, task: Some(task.abort_handle()) });
+            accepting.push(task);
         }
+        let admin_listener = tokio::net::TcpListener::from_std(admin_socket)?;
+        let admin_addr = admin_listener.local_addr()?;
+        listeners.insert(ADMIN_LISTENER.name, admin_addr);
+        entries.push(crate::api::ListenerEntry { name: ADMIN_LISTENER.name, address: admin_addr, task: None });
+        let api = Arc::new(crate::api::Api {
+            backend: api_backend,
+            config: config.clone(),
+            data_dir: data_dir.to_path_buf(),
+            local_token,
+            sessions: crate::api::auth::Sessions::default(),
+            origins: crate::api::auth::own_origins(admin_addr),
+            started,
+            started_at: started_at.clone(),
+            listeners: entries,
+        });
+        tracing::info!(listener = ADMIN_LISTENER.name, address = %admin_addr, "listening");
+        accepting.push(tokio::spawn(crate::api::serve(admin_listener, api)));
         let delivery = tokio::spawn(deliverer.run(ctx.shutdown.clone()));
         let info = RuntimeInfo {
             pid: std::process::id(),
             data_dir: data_dir.to_path_buf(),
-            started_at: chrono::Utc::now().to_rfc3339(),
+            started_at,
             version: env!("CARGO_PKG_VERSION"),
             listeners: listeners.clone(),
         };
@@ -177,7 +215,7 @@ fn print_banner(
         config.hostname,
         data_dir.display()
     );
-    for spec in LISTENERS {
+    for spec in LISTENERS.iter().chain([&ADMIN_LISTENER]) {
         if let Some(addr) = listeners.get(spec.name) {
             out.push_str(&format!("  {:<40} {}\n", spec.label, addr));
         }

@@ -51,6 +51,7 @@ pub use flags::{FlagMode, FlagState, FlagUpdate, apply_flags};
 pub use folders::{FolderEntry, FolderStatus, SEPARATOR, canonical_name};
 pub use mailbox::{DEFAULT_FOLDERS, MailboxInfo, StoredMessage};
 pub use outbound::{DkimKeyRow, RelayRow};
+pub use password::{hash as hash_password, verify as verify_password};
 pub use queue::QueueEntry;
 pub use resolve::{Resolution, Target};
 

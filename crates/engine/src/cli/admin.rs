@@ -25,6 +25,12 @@ pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::Relay(c) => relay(&store, data_dir, c),
         Command::TlsPolicy(c) => tls_policy(&store, c),
         Command::Dkim(DkimCmd::Show { domain, json }) => dkim_show(&store, &domain, json),
+        Command::AdminPassword { password } => {
+            let password = read_password(password)?;
+            crate::api::auth::set_admin_password(&store, &password)?;
+            println!("Admin password set; log in to the admin API with it (POST /api/v1/login).");
+            Ok(())
+        }
     }
 }
 
@@ -237,8 +243,7 @@ fn settings(store: &Store, c: SettingsCmd) -> anyhow::Result<()> {
             println!("{}", config::value(store, &key)?);
         }
         SettingsCmd::Set { key, value } => {
-            let v = config::validate(&key, &value).map_err(anyhow::Error::msg)?;
-            store.set_setting(&key, &v)?;
+            let v = config::set(store, &key, &value)?;
             println!("{key} = {v} (restart the server for it to take effect).");
         }
         SettingsCmd::Reset { key } => {

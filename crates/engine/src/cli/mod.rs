@@ -68,6 +68,12 @@ pub enum Command {
     /// Show the DKIM records to publish in DNS.
     #[command(subcommand)]
     Dkim(DkimCmd),
+    /// Set the password for logging in to the admin API and web interface.
+    AdminPassword {
+        /// The password (read from standard input if omitted).
+        #[arg(long)]
+        password: Option<String>,
+    },
 }
 
 /// Options of `serve`.
@@ -80,6 +86,10 @@ pub struct ServeArgs {
     /// without administrator rights or beside another mail server.
     #[arg(long, default_value_t = 0)]
     pub port_offset: u16,
+    /// Address of the admin API (port 8080 plus the offset). Keep it on
+    /// loopback unless a firewall guards it.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub admin_bind: IpAddr,
 }
 
 /// Domain commands.
@@ -360,7 +370,12 @@ pub fn main() -> ExitCode {
             };
             crate::serve::run(
                 &data_dir,
-                crate::serve::ServeOptions { bind: args.bind, port_offset: args.port_offset, cli_hint },
+                crate::serve::ServeOptions {
+                    bind: args.bind,
+                    port_offset: args.port_offset,
+                    admin_bind: args.admin_bind,
+                    cli_hint,
+                },
             )
         }
         other => {

@@ -1,0 +1,82 @@
+//! JSON error answers: every failure of the admin API is a status code and
+//! `{"error": "a sentence for the person at the other end"}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in plain language.
+    pub error: String,
+}
+
+/// An error answer: status code and message.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Plain-language message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+
+    /// 401: credentials missing or wrong.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 404: the thing named does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 422: the request is well-formed but its values are not acceptable.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// 500: something broke inside the server; the details go to the log.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "admin API request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the server could not do that: {error}"))
+    }
+}
+
+impl From<mailroom_store::Error> for ApiError {
+    fn from(e: mailroom_store::Error) -> Self {
+        use mailroom_store::Error as E;
+        match e {
+            E::NotFound(m) => Self::not_found(m),
+            E::Exists(m) => Self::new(StatusCode::CONFLICT, m),
+            E::Invalid(m) | E::OverQuota(m) | E::HasChildren(m) => Self::invalid(m),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<mailroom_store::Error>() {
+            Ok(store) => store.into(),
+            Err(other) => Self::internal(format!("{other:#}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorBody { error: self.message })).into_response()
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

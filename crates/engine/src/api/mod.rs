@@ -1,0 +1,100 @@
+//! The admin API: HTTP/JSON on loopback (port 8080 + the port offset by
+//! default), used by the web UI, the desktop app and scripts.
+//!
+//! * [`auth`]: the local token file, admin-password logins, the origin check;
+//! * [`status`]: `GET /api/v1/status`;
+//! * [`settings`]: reading and changing server settings;
+//! * [`directory`]: domains and accounts;
+//! * [`events`]: the live log as Server-Sent Events;
+//! * [`openapi`]: the OpenAPI description, generated from the handlers;
+//! * [`error`]: JSON error answers.
+//!
+//! Handlers call the same library functions as the CLI
+//! ([`crate::domains`], [`crate::config`], the store), so both behave alike.
+
+pub mod auth;
+pub mod directory;
+pub mod error;
+pub mod events;
+pub mod openapi;
+pub mod settings;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::routing::{delete, get, post, put};
+
+use crate::backend::MailBackend;
+use crate::config::Config;
+
+/// Standard port of the admin API (the `--port-offset` is added to it).
+pub const ADMIN_PORT: u16 = 8080;
+
+/// A listener as the status endpoint reports it.
+pub struct ListenerEntry {
+    /// Name as in `runtime.json`.
+    pub name: &'static str,
+    /// Address it listens on.
+    pub address: SocketAddr,
+    /// Its accept task (none for the API itself, which is running if it answers).
+    pub task: Option<tokio::task::AbortHandle>,
+}
+
+/// Everything the handlers share.
+pub struct Api {
+    /// The engine's backend (store, settings, login throttle).
+    pub backend: Arc<MailBackend>,
+    /// Settings in effect since start.
+    pub config: Arc<Config>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Contents of `DIR/admin.token`.
+    pub local_token: String,
+    /// Admin-password sessions.
+    pub sessions: auth::Sessions,
+    /// Origins allowed in an `Origin` header.
+    pub origins: Vec<String>,
+    /// When the engine started.
+    pub started: Instant,
+    /// The same, as RFC 3339 text.
+    pub started_at: String,
+    /// Every listener, for the status endpoint.
+    pub listeners: Vec<ListenerEntry>,
+}
+
+/// Shared state of the API's handlers.
+pub type ApiState = Arc<Api>;
+
+/// Every route, behind the origin and credentials check.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/openapi.json", get(openapi::spec))
+        .route("/api/v1/status", get(status::status))
+        .route("/api/v1/settings", get(settings::list))
+        .route("/api/v1/settings/{key}", put(settings::set))
+        .route("/api/v1/domains", get(directory::list_domains).post(directory::add_domain))
+        .route("/api/v1/domains/{name}", delete(directory::remove_domain))
+        .route("/api/v1/accounts", get(directory::list_accounts).post(directory::add_account))
+        .route("/api/v1/accounts/{address}", delete(directory::remove_account).patch(directory::update_account))
+        .route("/api/v1/events", get(events::events))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .with_state(state)
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::not_found("there is no such API endpoint; GET /api/v1/openapi.json lists them")
+}
+
+/// Serves the API on `listener` until the task is aborted.
+pub async fn serve(listener: tokio::net::TcpListener, state: ApiState) {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "admin API stopped");
+    }
+}

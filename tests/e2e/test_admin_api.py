@@ -1,0 +1,331 @@
+"""The admin HTTP API (port N+8080 on loopback), driven with urllib.
+
+Credentials (the 0600 token file, admin-password logins, 401 everywhere
+without them), the origin check, status, the OpenAPI description, settings,
+domains and accounts (and that they are the CLI's operations), and the live
+log over Server-Sent Events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import stat
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ADMIN_PASSWORD = "admin-secret-1"
+
+
+def base(srv) -> str:
+    host, port = srv.addr("admin")
+    return f"http://{host}:{port}"
+
+
+def token_of(srv) -> str:
+    return (srv.data_dir / "admin.token").read_text().strip()
+
+
+def call(srv, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None):
+    """One request; returns (status, parsed JSON body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base(srv) + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, (json.loads(raw) if raw else None)
+
+
+PROTECTED = [
+    ("GET", "/api/v1/status", None),
+    ("GET", "/api/v1/settings", None),
+    ("PUT", "/api/v1/settings/max_recipients", {"value": "5"}),
+    ("GET", "/api/v1/domains", None),
+    ("POST", "/api/v1/domains", {"name": "sneaky.test"}),
+    ("DELETE", "/api/v1/domains/example.test", None),
+    ("GET", "/api/v1/accounts", None),
+    ("POST", "/api/v1/accounts", {"address": "x@example.test", "password": "p"}),
+    ("PATCH", "/api/v1/accounts/alice@example.test", {"enabled": False}),
+    ("DELETE", "/api/v1/accounts/alice@example.test", None),
+    ("GET", "/api/v1/events", None),
+    ("GET", "/api/v1/no-such-thing", None),
+]
+
+
+@pytest.mark.parametrize("method,path,body", PROTECTED, ids=[f"{m} {p}" for m, p, _ in PROTECTED])
+def test_401_without_or_with_wrong_credentials(server, method, path, body):
+    for token in (None, "0" * 64):
+        status, answer = call(server, method, path, body, token=token)
+        assert status == 401, (token, answer)
+        assert isinstance(answer["error"], str) and answer["error"]
+    # Nothing was changed by the refused requests.
+    status, accounts = call(server, "GET", "/api/v1/accounts", token=token_of(server))
+    alice = [a for a in accounts if a["address"] == "alice@example.test"]
+    assert status == 200 and alice and alice[0]["enabled"]
+    assert not any(d["name"] == "sneaky.test" for d in call(server, "GET", "/api/v1/domains", token=token_of(server))[1])
+
+
+def test_listener_in_runtime_json_on_loopback(server):
+    info = json.loads(server.runtime_json.read_text())
+    host, port = server.addr("admin")
+    assert info["listeners"]["admin"] == f"127.0.0.1:{port}"
+    assert port == server.offset + 8080
+
+
+def test_token_file_is_private_and_works(server):
+    path = server.data_dir / "admin.token"
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode == 0o600, oct(mode)
+    token = token_of(server)
+    assert len(token) == 64 and all(c in "0123456789abcdef" for c in token)
+    status, body = call(server, "GET", "/api/v1/status", token=token)
+    assert status == 200, body
+
+
+def test_token_file_rewritten_at_each_start(fresh_server):
+    before = token_of(fresh_server)
+    fresh_server.restart()
+    after = token_of(fresh_server)
+    assert before != after
+    assert call(fresh_server, "GET", "/api/v1/status", token=before)[0] == 401
+    assert call(fresh_server, "GET", "/api/v1/status", token=after)[0] == 200
+
+
+def test_login_with_admin_password(server):
+    server.cli("admin-password", "--password", ADMIN_PASSWORD)
+    # The hash is not a setting anyone sees.
+    assert "admin_password" not in server.cli("settings", "list").stdout
+    status, body = call(server, "POST", "/api/v1/login", {"password": ADMIN_PASSWORD})
+    assert status == 200, body
+    session = body["token"]
+    assert session != token_of(server)
+    status, body = call(server, "GET", "/api/v1/status", token=session)
+    assert status == 200, body
+    status, body = call(server, "POST", "/api/v1/login", {"password": "wrong"})
+    assert status == 401 and "password" in body["error"]
+
+
+def test_admin_password_from_stdin(fresh_server):
+    import subprocess
+    res = subprocess.run(
+        [str(fresh_server.binary), "--data-dir", str(fresh_server.data_dir), "admin-password"],
+        input="typed-pw\n", capture_output=True, text=True, timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    assert call(fresh_server, "POST", "/api/v1/login", {"password": "typed-pw"})[0] == 200
+
+
+def test_login_failures_are_throttled(server_factory):
+    srv = server_factory(settings={"auth_fail_block_after": 2})
+    srv.cli("admin-password", "--password", ADMIN_PASSWORD)
+    assert call(srv, "POST", "/api/v1/login", {"password": "bad-1"})[0] == 401
+    t0 = time.monotonic()
+    assert call(srv, "POST", "/api/v1/login", {"password": "bad-2"})[0] == 401
+    assert time.monotonic() - t0 >= 0.9, "the second failure should be answered after a delay"
+    status, body = call(srv, "POST", "/api/v1/login", {"password": ADMIN_PASSWORD})
+    assert status == 429, body
+    assert "too many" in body["error"]
+
+
+def test_foreign_origin_refused(server):
+    token = token_of(server)
+    for origin in ("https://evil.example", "http://localhost:3000", "null"):
+        status, body = call(server, "GET", "/api/v1/status", token=token, headers={"Origin": origin})
+        assert status == 403, (origin, body)
+        assert body["error"]
+        status, _ = call(server, "POST", "/api/v1/login", {"password": "x"}, headers={"Origin": origin})
+        assert status == 403
+    status, _ = call(server, "GET", "/api/v1/status", token=token, headers={"Origin": base(server)})
+    assert status == 200
+
+
+def test_no_cookies_are_set(server):
+    server.cli("admin-password", "--password", ADMIN_PASSWORD)
+    req = urllib.request.Request(base(server) + "/api/v1/login", method="POST",
+                                 data=json.dumps({"password": ADMIN_PASSWORD}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        assert r.headers.get("Set-Cookie") is None
+
+
+def test_status(server):
+    status, s = call(server, "GET", "/api/v1/status", token=token_of(server))
+    assert status == 200, s
+    assert s["version"]
+    assert isinstance(s["uptime_secs"], int) and s["uptime_secs"] >= 0
+    assert s["started_at"] and s["hostname"]
+    names = {entry["name"]: entry for entry in s["listeners"]}
+    for name in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "admin"):
+        assert names[name]["running"] is True
+        assert names[name]["address"] == server.listeners[name]
+    assert s["counts"]["domains"] >= 1
+    assert s["counts"]["accounts"] >= 4  # postmaster, alice, bob, carol
+    assert isinstance(s["counts"]["queue"], int)
+    assert s["disk_free_bytes"] > 0
+    assert s["certificate_expires_at"] > s["started_at"][:10]
+
+
+def test_openapi_lists_every_path(server):
+    status, spec = call(server, "GET", "/api/v1/openapi.json")
+    assert status == 200
+    assert spec["openapi"].startswith("3.")
+    paths = spec["paths"]
+    expected = {
+        "/api/v1/login": {"post"},
+        "/api/v1/openapi.json": {"get"},
+        "/api/v1/status": {"get"},
+        "/api/v1/settings": {"get"},
+        "/api/v1/settings/{key}": {"put"},
+        "/api/v1/domains": {"get", "post"},
+        "/api/v1/domains/{name}": {"delete"},
+        "/api/v1/accounts": {"get", "post"},
+        "/api/v1/accounts/{address}": {"patch", "delete"},
+        "/api/v1/events": {"get"},
+    }
+    for path, methods in expected.items():
+        assert path in paths, path
+        assert methods <= set(paths[path]), (path, paths[path].keys())
+    assert "bearer" in spec["components"]["securitySchemes"]
+
+
+def test_settings_get_and_put(server):
+    token = token_of(server)
+    status, settings = call(server, "GET", "/api/v1/settings", token=token)
+    assert status == 200
+    by_key = {s["key"]: s for s in settings}
+    assert by_key["max_recipients"]["default"] == "100"
+    assert by_key["max_recipients"]["help"]
+    assert "admin_password_hash" not in by_key
+    status, body = call(server, "PUT", "/api/v1/settings/max_recipients", {"value": " 50 "}, token=token)
+    assert status == 200 and body["value"] == "50", body
+    assert server.cli("settings", "get", "max_recipients").stdout.strip() == "50"
+    status, settings = call(server, "GET", "/api/v1/settings", token=token)
+    assert {s["key"]: s["value"] for s in settings}["max_recipients"] == "50"
+    # Validation is the CLI's, with its plain-language message.
+    status, body = call(server, "PUT", "/api/v1/settings/max_recipients", {"value": "lots"}, token=token)
+    assert status == 422 and "whole number" in body["error"], body
+    status, body = call(server, "PUT", "/api/v1/settings/outbound_tls", {"value": "sometimes"}, token=token)
+    assert status == 422 and "one of" in body["error"], body
+    status, body = call(server, "PUT", "/api/v1/settings/no_such_setting", {"value": "1"}, token=token)
+    assert status == 404 and "no setting" in body["error"], body
+    status, body = call(server, "PUT", "/api/v1/settings/admin_password_hash", {"value": "x"}, token=token)
+    assert status == 404, body
+    server.cli("settings", "reset", "max_recipients")
+
+
+def test_domains(server):
+    token = token_of(server)
+    status, body = call(server, "POST", "/api/v1/domains", {"name": "Api.Test"}, token=token)
+    assert status == 201, body
+    assert body == {"name": "api.test", "catch_all": None, "accounts": 1}
+    status, domains = call(server, "GET", "/api/v1/domains", token=token)
+    assert "api.test" in {d["name"] for d in domains}
+    # The CLI's domain add: the DKIM keys exist.
+    keys = json.loads(server.cli("dkim", "show", "api.test", "--json").stdout)
+    assert len(keys) == 2
+    status, body = call(server, "POST", "/api/v1/domains", {"name": "api.test"}, token=token)
+    assert status == 409 and "already exists" in body["error"], body
+    status, body = call(server, "POST", "/api/v1/domains", {"name": "bad domain!"}, token=token)
+    assert status == 422 and "not a valid domain name" in body["error"], body
+    status, _ = call(server, "DELETE", "/api/v1/domains/api.test", token=token)
+    assert status == 204
+    status, body = call(server, "DELETE", "/api/v1/domains/api.test", token=token)
+    assert status == 404 and body["error"], body
+    assert "api.test" not in server.cli("domain", "list").stdout
+
+
+def test_accounts(server):
+    token = token_of(server)
+    assert call(server, "POST", "/api/v1/domains", {"name": "people.test"}, token=token)[0] == 201
+    new = {"address": "Dave@people.test", "password": "dave-pw-1", "quota_bytes": 1048576}
+    status, body = call(server, "POST", "/api/v1/accounts", new, token=token)
+    assert status == 201, body
+    assert body["address"] == "dave@people.test" and body["quota_bytes"] == 1048576
+    assert body["enabled"] is True and body["has_password"] is True
+    status, accounts = call(server, "GET", "/api/v1/accounts?domain=people.test", token=token)
+    assert {a["address"] for a in accounts} == {"dave@people.test", "postmaster@people.test"}
+    # The account works for mail clients.
+    server.pop3("dave@people.test", password="dave-pw-1").quit()
+
+    status, body = call(server, "POST", "/api/v1/accounts", new, token=token)
+    assert status == 409 and body["error"], body
+    bad = [
+        ({"address": "not-an-address", "password": "x"}, 422),
+        ({"address": "erin@people.test", "password": ""}, 422),
+        ({"address": "erin@people.test", "password": "x", "quota_bytes": -1}, 422),
+        ({"address": "erin@nowhere.test", "password": "x"}, 404),
+    ]
+    for payload, code in bad:
+        status, body = call(server, "POST", "/api/v1/accounts", payload, token=token)
+        assert status == code and body["error"], (payload, status, body)
+
+    status, body = call(server, "PATCH", "/api/v1/accounts/dave@people.test",
+                        {"quota_bytes": 0, "enabled": False, "password": "dave-pw-2"}, token=token)
+    assert status == 200, body
+    assert body["quota_bytes"] == 0 and body["enabled"] is False
+    assert "disabled" in server.cli("account", "list", "--domain", "people.test").stdout
+    status, body = call(server, "PATCH", "/api/v1/accounts/dave@people.test", {"enabled": True}, token=token)
+    assert status == 200 and body["enabled"] is True
+    server.pop3("dave@people.test", password="dave-pw-2").quit()
+    status, body = call(server, "PATCH", "/api/v1/accounts/dave@people.test", {"quota_bytes": -5}, token=token)
+    assert status == 422, body
+    status, body = call(server, "PATCH", "/api/v1/accounts/nobody@people.test", {"enabled": True}, token=token)
+    assert status == 404, body
+
+    status, _ = call(server, "DELETE", "/api/v1/accounts/dave@people.test", token=token)
+    assert status == 204
+    status, body = call(server, "DELETE", "/api/v1/accounts/dave@people.test", token=token)
+    assert status == 404, body
+    assert call(server, "DELETE", "/api/v1/domains/people.test", token=token)[0] == 204
+
+
+def test_live_log_shows_accepted_message(server):
+    req = urllib.request.Request(base(server) + "/api/v1/events",
+                                 headers={"Authorization": f"Bearer {token_of(server)}"})
+    resp = urllib.request.urlopen(req, timeout=30)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    events: queue.Queue = queue.Queue()
+
+    def reader():
+        try:
+            for raw in resp:
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("data:"):
+                    events.put(json.loads(line[5:].strip()))
+        except (OSError, ValueError, AttributeError):
+            pass  # the test closed the stream
+
+    threading.Thread(target=reader, daemon=True).start()
+    try:
+        queue_id = server.deliver("alice@example.test", b"Subject: live log\r\n\r\nhello\r\n")
+        deadline = time.monotonic() + 1.0
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                ev = events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(ev)
+            if ev["message"] == "message accepted" and ev["fields"].get("message") == queue_id:
+                assert ev["level"] == "INFO"
+                assert ev["time"] and ev["target"]
+                assert ev["fields"]["recipients"] == 1
+                return
+        pytest.fail(f"no 'message accepted' event for {queue_id} within 1 s; saw {seen}")
+    finally:
+        resp.close()
