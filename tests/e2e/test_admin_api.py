@@ -62,6 +62,22 @@ PROTECTED = [
     ("PATCH", "/api/v1/accounts/alice@example.test", {"enabled": False}),
     ("DELETE", "/api/v1/accounts/alice@example.test", None),
     ("GET", "/api/v1/events", None),
+    ("GET", "/api/v1/aliases", None),
+    ("POST", "/api/v1/aliases", {"address": "sneaky@example.test", "targets": ["alice@example.test"]}),
+    ("DELETE", "/api/v1/aliases/sneaky@example.test", None),
+    ("GET", "/api/v1/lists", None),
+    ("POST", "/api/v1/lists", {"address": "sneaky-list@example.test"}),
+    ("DELETE", "/api/v1/lists/sneaky-list@example.test", None),
+    ("POST", "/api/v1/lists/sneaky-list@example.test/members", {"address": "alice@example.test"}),
+    ("DELETE", "/api/v1/lists/sneaky-list@example.test/members/alice@example.test", None),
+    ("PUT", "/api/v1/domains/example.test/catch-all", {"target": "alice@example.test"}),
+    ("GET", "/api/v1/queue", None),
+    ("GET", "/api/v1/queue/0123abcd", None),
+    ("POST", "/api/v1/queue/0123abcd/retry", None),
+    ("POST", "/api/v1/queue/retry-all", None),
+    ("DELETE", "/api/v1/queue/0123abcd", None),
+    ("POST", "/api/v1/queue/pause", None),
+    ("POST", "/api/v1/queue/resume", None),
     ("GET", "/api/v1/no-such-thing", None),
 ]
 
@@ -77,6 +93,9 @@ def test_401_without_or_with_wrong_credentials(server, method, path, body):
     alice = [a for a in accounts if a["address"] == "alice@example.test"]
     assert status == 200 and alice and alice[0]["enabled"]
     assert not any(d["name"] == "sneaky.test" for d in call(server, "GET", "/api/v1/domains", token=token_of(server))[1])
+    assert call(server, "GET", "/api/v1/aliases", token=token_of(server))[1] == []
+    assert call(server, "GET", "/api/v1/lists", token=token_of(server))[1] == []
+    assert call(server, "GET", "/api/v1/queue", token=token_of(server))[1]["paused"] is False
 
 
 def test_listener_in_runtime_json_on_loopback(server):
@@ -195,10 +214,27 @@ def test_openapi_lists_every_path(server):
         "/api/v1/accounts": {"get", "post"},
         "/api/v1/accounts/{address}": {"patch", "delete"},
         "/api/v1/events": {"get"},
+        "/api/v1/domains/{name}/catch-all": {"put"},
+        "/api/v1/aliases": {"get", "post"},
+        "/api/v1/aliases/{address}": {"delete"},
+        "/api/v1/lists": {"get", "post"},
+        "/api/v1/lists/{address}": {"delete"},
+        "/api/v1/lists/{address}/members": {"post"},
+        "/api/v1/lists/{address}/members/{member}": {"delete"},
+        "/api/v1/queue": {"get"},
+        "/api/v1/queue/{id}": {"get", "delete"},
+        "/api/v1/queue/{id}/retry": {"post"},
+        "/api/v1/queue/retry-all": {"post"},
+        "/api/v1/queue/pause": {"post"},
+        "/api/v1/queue/resume": {"post"},
     }
     for path, methods in expected.items():
         assert path in paths, path
         assert methods <= set(paths[path]), (path, paths[path].keys())
+    # Every error answer of the new endpoints is described.
+    for path in ("/api/v1/aliases", "/api/v1/lists"):
+        assert {"401", "409", "422"} <= set(paths[path]["post"]["responses"]), path
+    assert {"401", "404", "422"} <= set(paths["/api/v1/queue/{id}"]["delete"]["responses"])
     assert "bearer" in spec["components"]["securitySchemes"]
 
 
@@ -329,3 +365,181 @@ def test_live_log_shows_accepted_message(server):
         pytest.fail(f"no 'message accepted' event for {queue_id} within 1 s; saw {seen}")
     finally:
         resp.close()
+
+
+def test_aliases(server):
+    token = token_of(server)
+    new = {"address": "Sales@example.test", "targets": ["alice@example.test", "boss@elsewhere.test"]}
+    status, body = call(server, "POST", "/api/v1/aliases", new, token=token)
+    assert status == 201, body
+    assert body == {"address": "sales@example.test", "targets": ["alice@example.test", "boss@elsewhere.test"]}
+    status, aliases = call(server, "GET", "/api/v1/aliases", token=token)
+    assert status == 200 and body in aliases, aliases
+    # The CLI's alias operations: it sees the same alias.
+    assert "sales@example.test -> alice@example.test, boss@elsewhere.test" in server.cli("alias", "list").stdout
+    bad = [
+        ({"address": "sales@example.test", "targets": []}, 422, "at least one address"),
+        ({"address": "not-an-address", "targets": ["alice@example.test"]}, 422, "not an e-mail address"),
+        ({"address": "self@example.test", "targets": ["self@example.test"]}, 422, "itself"),
+        ({"address": "alice@example.test", "targets": ["x@elsewhere.test"]}, 409, "already an account"),
+        ({"address": "x@nowhere.test", "targets": ["alice@example.test"]}, 404, ""),
+    ]
+    for payload, code, words in bad:
+        status, body = call(server, "POST", "/api/v1/aliases", payload, token=token)
+        assert status == code and words in body["error"], (payload, status, body)
+    status, _ = call(server, "DELETE", "/api/v1/aliases/sales@example.test?target=boss@elsewhere.test", token=token)
+    assert status == 204
+    aliases = call(server, "GET", "/api/v1/aliases", token=token)[1]
+    assert {"address": "sales@example.test", "targets": ["alice@example.test"]} in aliases, aliases
+    assert call(server, "DELETE", "/api/v1/aliases/bad%20address", token=token)[0] == 422
+    assert call(server, "DELETE", "/api/v1/aliases/sales@example.test", token=token)[0] == 204
+    status, body = call(server, "DELETE", "/api/v1/aliases/sales@example.test", token=token)
+    assert status == 404 and "no alias" in body["error"], body
+    assert call(server, "GET", "/api/v1/aliases", token=token)[1] == []
+
+
+def test_lists(server):
+    token = token_of(server)
+    status, body = call(server, "POST", "/api/v1/lists", {"address": "Team@example.test"}, token=token)
+    assert status == 201 and body == {"address": "team@example.test", "members": []}, body
+    status, body = call(server, "POST", "/api/v1/lists", {"address": "team@example.test"}, token=token)
+    assert status == 409 and "already in use" in body["error"], body
+    status, body = call(server, "POST", "/api/v1/lists", {"address": "team"}, token=token)
+    assert status == 422 and "not an e-mail address" in body["error"], body
+    status, body = call(server, "POST", "/api/v1/lists/team@example.test/members",
+                        {"address": "alice@example.test"}, token=token)
+    assert status == 201 and body["members"] == ["alice@example.test"], body
+    status, body = call(server, "POST", "/api/v1/lists/team@example.test/members",
+                        {"address": "friend@remote.test"}, token=token)
+    assert status == 201 and body["members"] == ["alice@example.test", "friend@remote.test"], body
+    status, body = call(server, "POST", "/api/v1/lists/team@example.test/members",
+                        {"address": "team@example.test"}, token=token)
+    assert status == 422 and "itself" in body["error"], body
+    status, body = call(server, "POST", "/api/v1/lists/none@example.test/members",
+                        {"address": "alice@example.test"}, token=token)
+    assert status == 404 and "no distribution list" in body["error"], body
+    status, lists = call(server, "GET", "/api/v1/lists", token=token)
+    assert status == 200 and lists == [{"address": "team@example.test",
+                                        "members": ["alice@example.test", "friend@remote.test"]}], lists
+    assert "team@example.test: alice@example.test, friend@remote.test" in server.cli("list", "show").stdout
+
+    path = "/api/v1/lists/team@example.test/members/friend@remote.test"
+    assert call(server, "DELETE", path, token=token)[0] == 204
+    status, body = call(server, "DELETE", path, token=token)
+    assert status == 404 and "not a member" in body["error"], body
+    status, body = call(server, "DELETE", "/api/v1/lists/team@example.test/members/not%20valid", token=token)
+    assert status == 422, body
+    assert call(server, "DELETE", "/api/v1/lists/team@example.test", token=token)[0] == 204
+    status, body = call(server, "DELETE", "/api/v1/lists/team@example.test", token=token)
+    assert status == 404 and body["error"], body
+    assert call(server, "DELETE", "/api/v1/lists/bad%20list", token=token)[0] == 422
+    assert call(server, "GET", "/api/v1/lists", token=token)[1] == []
+
+
+def test_catch_all(server):
+    token = token_of(server)
+    path = "/api/v1/domains/example.test/catch-all"
+    status, body = call(server, "PUT", path, {"target": "Alice@example.test"}, token=token)
+    assert status == 200 and body["name"] == "example.test" and body["catch_all"] == "alice@example.test", body
+    assert "catch-all to alice@example.test" in server.cli("domain", "list").stdout
+    status, body = call(server, "PUT", path, {"target": "nobody"}, token=token)
+    assert status == 422 and "not an e-mail address" in body["error"], body
+    status, body = call(server, "PUT", "/api/v1/domains/nowhere.test/catch-all", {"target": None}, token=token)
+    assert status == 404 and body["error"], body
+    status, body = call(server, "PUT", path, {"target": None}, token=token)
+    assert status == 200 and body["catch_all"] is None, body
+    assert "catch-all" not in server.cli("domain", "list").stdout
+
+
+@pytest.fixture(scope="module")
+def outbound_server(server_factory, test_dns, loopback):
+    from conftest import outbound_settings
+
+    return server_factory(settings=outbound_settings(test_dns, loopback, retry_schedule="1h", queue_poll_secs=1))
+
+
+def queue_message(srv, message_id: str) -> dict | None:
+    status, body = call(srv, "GET", f"/api/v1/queue/{message_id}", token=token_of(srv))
+    return body if status == 200 else None
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_queue(outbound_server, test_dns, loopback):
+    from mailroom import make_message
+
+    srv = outbound_server
+    token = token_of(srv)
+    t = os.urandom(6).hex()
+    domain = f"unreachable-{t}.test"
+    # Its MX is a loopback address where nothing listens: every attempt fails.
+    test_dns.mail_domain(domain, [(10, loopback.take())])
+    rcpt = f"user@{domain}"
+    msg = make_message("alice@example.test", rcpt, f"api queue {t}", f"Queued {t}.\r\n")
+    qid = srv.deliver([rcpt], msg, sender="alice@example.test")
+
+    entry = wait_until(lambda: (e := queue_message(srv, qid)) and e["status"] == "deferred" and e,
+                       20, f"{qid} to be deferred")
+    assert entry["id"] == qid and entry["sender"] == "alice@example.test", entry
+    assert entry["attempts"] == 1 and entry["last_error"], entry
+    assert [r["address"] for r in entry["recipients"]] == [rcpt], entry
+    assert entry["recipients"][0]["status"] == "deferred", entry
+
+    status, listing = call(srv, "GET", "/api/v1/queue", token=token)
+    assert status == 200 and listing["paused"] is False, listing
+    assert qid in [m["id"] for m in listing["messages"]], listing
+    for query, present in [(f"domain={domain}", True), ("domain=other.test", False),
+                           ("status=deferred", True), ("status=queued", False),
+                           (f"domain={domain.upper()}&status=deferred", True)]:
+        status, listing = call(srv, "GET", f"/api/v1/queue?{query}", token=token)
+        assert status == 200 and (qid in [m["id"] for m in listing["messages"]]) == present, (query, listing)
+    status, body = call(srv, "GET", "/api/v1/queue?status=lost", token=token)
+    assert status == 422 and "not a queue status" in body["error"], body
+    status, body = call(srv, "GET", "/api/v1/queue?domain=bad%20domain", token=token)
+    assert status == 422 and body["error"], body
+    # The CLI sees the same queue.
+    assert qid in srv.cli("queue", "list").stdout
+
+    # A retry makes it due now: the scheduler tries again within a poll, not in an hour.
+    status, body = call(srv, "POST", f"/api/v1/queue/{qid}/retry", token=token)
+    assert status == 200 and body == {"recipients": 1, "paused": False}, body
+    wait_until(lambda: (e := queue_message(srv, qid)) and e["attempts"] >= 2, 15, f"{qid} to be tried again")
+    status, body = call(srv, "POST", "/api/v1/queue/retry-all", token=token)
+    assert status == 200 and body["recipients"] >= 1, body
+    wait_until(lambda: (e := queue_message(srv, qid)) and e["attempts"] >= 3, 15, f"{qid} to be tried a third time")
+
+    status, body = call(srv, "POST", "/api/v1/queue/pause", token=token)
+    assert status == 200 and body["paused"] is True, body
+    assert call(srv, "GET", "/api/v1/queue", token=token)[1]["paused"] is True
+    assert queue_message(srv, qid)["status"] == "paused"
+    assert "paused" in srv.cli("queue", "list").stdout
+    time.sleep(1.5)
+    attempts = queue_message(srv, qid)["attempts"]
+    assert call(srv, "POST", f"/api/v1/queue/{qid}/retry", token=token)[1]["paused"] is True
+    time.sleep(3)
+    assert queue_message(srv, qid)["attempts"] == attempts, "tried while delivery was paused"
+    status, body = call(srv, "POST", "/api/v1/queue/resume", token=token)
+    assert status == 200 and body["paused"] is False, body
+    wait_until(lambda: (e := queue_message(srv, qid)) and e["attempts"] > attempts, 15, f"{qid} to be tried after resume")
+    assert "paused" not in srv.cli("queue", "list").stdout
+
+    for method, path in [("GET", "/api/v1/queue/not-an-id!"), ("POST", "/api/v1/queue/not-an-id!/retry"),
+                         ("DELETE", "/api/v1/queue/not-an-id!")]:
+        status, body = call(srv, method, path, token=token)
+        assert status == 422 and "not a message id" in body["error"], (path, body)
+    wait_until(lambda: queue_message(srv, qid)["recipients"][0]["status"] != "sending", 15, "the attempt to end")
+    assert call(srv, "DELETE", f"/api/v1/queue/{qid}", token=token)[0] == 204
+    for method, path in [("GET", f"/api/v1/queue/{qid}"), ("POST", f"/api/v1/queue/{qid}/retry"),
+                         ("DELETE", f"/api/v1/queue/{qid}")]:
+        status, body = call(srv, method, path, token=token)
+        assert status == 404 and "no queued message" in body["error"], (path, body)
+    assert qid not in [m["id"] for m in call(srv, "GET", "/api/v1/queue", token=token)[1]["messages"]]
+    assert qid not in srv.cli("queue", "list").stdout

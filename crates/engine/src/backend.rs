@@ -63,6 +63,12 @@ impl MailBackend {
         }
     }
 
+    /// Wakes the outbound scheduler now instead of at its next scan (after a
+    /// retry or resume).
+    pub fn wake_queue(&self) {
+        self.queue_notify.notify_one();
+    }
+
     /// Settings in effect.
     pub fn config(&self) -> &Config {
         &self.config

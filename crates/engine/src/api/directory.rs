@@ -93,7 +93,7 @@ pub struct AccountFilter {
 }
 
 /// Runs a store operation off the async workers.
-async fn run<T: Send + 'static>(
+pub(super) async fn run<T: Send + 'static>(
     state: &ApiState,
     f: impl FnOnce(&mailroom_store::Store) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {

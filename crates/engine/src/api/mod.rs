@@ -5,6 +5,8 @@
 //! * [`status`]: `GET /api/v1/status`;
 //! * [`settings`]: reading and changing server settings;
 //! * [`directory`]: domains and accounts;
+//! * [`aliases`]: aliases, distribution lists and catch-all addresses;
+//! * [`queue`]: the outbound queue;
 //! * [`events`]: the live log as Server-Sent Events;
 //! * [`openapi`]: the OpenAPI description, generated from the handlers;
 //! * [`error`]: JSON error answers.
@@ -12,11 +14,13 @@
 //! Handlers call the same library functions as the CLI
 //! ([`crate::domains`], [`crate::config`], the store), so both behave alike.
 
+pub mod aliases;
 pub mod auth;
 pub mod directory;
 pub mod error;
 pub mod events;
 pub mod openapi;
+pub mod queue;
 pub mod settings;
 pub mod status;
 
@@ -81,6 +85,19 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/domains/{name}", delete(directory::remove_domain))
         .route("/api/v1/accounts", get(directory::list_accounts).post(directory::add_account))
         .route("/api/v1/accounts/{address}", delete(directory::remove_account).patch(directory::update_account))
+        .route("/api/v1/domains/{name}/catch-all", put(aliases::set_catch_all))
+        .route("/api/v1/aliases", get(aliases::list_aliases).post(aliases::add_alias))
+        .route("/api/v1/aliases/{address}", delete(aliases::remove_alias))
+        .route("/api/v1/lists", get(aliases::list_lists).post(aliases::add_list))
+        .route("/api/v1/lists/{address}", delete(aliases::remove_list))
+        .route("/api/v1/lists/{address}/members", post(aliases::add_member))
+        .route("/api/v1/lists/{address}/members/{member}", delete(aliases::remove_member))
+        .route("/api/v1/queue", get(queue::list))
+        .route("/api/v1/queue/retry-all", post(queue::retry_all))
+        .route("/api/v1/queue/pause", post(queue::pause))
+        .route("/api/v1/queue/resume", post(queue::resume))
+        .route("/api/v1/queue/{id}", get(queue::show).delete(queue::remove))
+        .route("/api/v1/queue/{id}/retry", post(queue::retry))
         .route("/api/v1/events", get(events::events))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))

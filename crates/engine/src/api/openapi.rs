@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, directory, error, events, settings, status};
+use super::{aliases, auth, directory, error, events, queue, settings, status};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -26,6 +26,22 @@ use super::{auth, directory, error, events, settings, status};
         directory::add_account,
         directory::update_account,
         directory::remove_account,
+        aliases::set_catch_all,
+        aliases::list_aliases,
+        aliases::add_alias,
+        aliases::remove_alias,
+        aliases::list_lists,
+        aliases::add_list,
+        aliases::remove_list,
+        aliases::add_member,
+        aliases::remove_member,
+        queue::list,
+        queue::show,
+        queue::retry,
+        queue::retry_all,
+        queue::remove,
+        queue::pause,
+        queue::resume,
         events::events,
         spec,
     ),
@@ -74,6 +90,19 @@ mod tests {
             "/api/v1/domains/{name}",
             "/api/v1/accounts",
             "/api/v1/accounts/{address}",
+            "/api/v1/domains/{name}/catch-all",
+            "/api/v1/aliases",
+            "/api/v1/aliases/{address}",
+            "/api/v1/lists",
+            "/api/v1/lists/{address}",
+            "/api/v1/lists/{address}/members",
+            "/api/v1/lists/{address}/members/{member}",
+            "/api/v1/queue",
+            "/api/v1/queue/{id}",
+            "/api/v1/queue/{id}/retry",
+            "/api/v1/queue/retry-all",
+            "/api/v1/queue/pause",
+            "/api/v1/queue/resume",
             "/api/v1/events",
             "/api/v1/openapi.json",
         ] {

@@ -9,6 +9,7 @@ use mailroom_store::{DEFAULT_FOLDERS, Store};
 use super::{
     AccountCmd, AliasCmd, Command, DkimCmd, DomainCmd, ListCmd, QueueCmd, RelayCmd, SettingsCmd, TlsPolicyCmd,
 };
+use crate::api::queue as queue_api;
 use crate::config;
 
 pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
@@ -283,28 +284,15 @@ fn when(ts: i64) -> String {
 fn queue(store: &Store, c: QueueCmd) -> anyhow::Result<()> {
     match c {
         QueueCmd::List { json } => {
-            let paused = config::value(store, "queue_paused")? == "true";
-            let entries = store.queue_entries()?;
+            let paused = queue_api::is_paused(store)?;
             // One line (or JSON object) per message, recipients together.
-            let mut messages: Vec<(String, Vec<mailroom_store::QueueEntry>)> = Vec::new();
-            for e in entries {
-                match messages.iter_mut().find(|(id, _)| *id == e.message_id) {
-                    Some((_, rows)) => rows.push(e),
-                    None => messages.push((e.message_id.clone(), vec![e])),
-                }
-            }
+            let messages = queue_api::group_messages(store.queue_entries()?);
             if json {
                 let list: Vec<serde_json::Value> = messages
                     .iter()
                     .map(|(id, rows)| {
                         let first = &rows[0];
-                        let status = if paused {
-                            "paused"
-                        } else if rows.iter().any(|r| r.status == "deferred") {
-                            "deferred"
-                        } else {
-                            "queued"
-                        };
+                        let status = queue_api::message_status(rows, paused);
                         serde_json::json!({
                             "id": id,
                             "sender": first.sender,
@@ -378,11 +366,11 @@ fn queue(store: &Store, c: QueueCmd) -> anyhow::Result<()> {
             println!("{n} recipient(s) will be tried again within seconds.");
         }
         QueueCmd::Pause => {
-            store.set_setting("queue_paused", "true")?;
+            queue_api::set_paused(store, true)?;
             println!("Outbound delivery is paused; mail keeps being accepted and queued.");
         }
         QueueCmd::Resume => {
-            store.set_setting("queue_paused", "false")?;
+            queue_api::set_paused(store, false)?;
             println!("Outbound delivery resumed.");
         }
     }
