@@ -93,10 +93,6 @@ fn create_parents(tx: &rusqlite::Connection, account_id: i64, name: &str) -> Res
     Ok(())
 }
 
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
 impl Store {
     /// Every folder of an account, by name.
     pub fn folders(&self, account_id: i64) -> Result<Vec<FolderEntry>> {
@@ -137,8 +133,8 @@ impl Store {
                 return Err(Error::NotFound(format!("there is no folder named \"{name}\"")));
             };
             let children: bool = tx
-                .prepare("SELECT 1 FROM mailboxes WHERE account_id = ?1 AND name LIKE ?2 ESCAPE '\\'")?
-                .exists(params![account_id, format!("{}{SEPARATOR}%", escape_like(&name))])?;
+                .prepare("SELECT 1 FROM mailboxes WHERE account_id = ?1 AND substr(name, 1, length(?2)) = ?2")?
+                .exists(params![account_id, format!("{name}{SEPARATOR}")])?;
             if children {
                 return Err(Error::HasChildren(format!("\"{name}\" has subfolders; delete them first")));
             }
@@ -177,12 +173,11 @@ impl Store {
         let prefix = format!("{from}{SEPARATOR}");
         let moved: Vec<(i64, String)> = {
             let mut stmt = tx.prepare(
-                "SELECT id, name FROM mailboxes WHERE account_id = ?1 AND (name = ?2 OR name LIKE ?3 ESCAPE '\\')",
+                "SELECT id, name FROM mailboxes
+                 WHERE account_id = ?1 AND (name = ?2 OR substr(name, 1, length(?3)) = ?3)",
             )?;
-            stmt.query_map(params![account_id, from, format!("{}%", escape_like(&prefix))], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?
+            stmt.query_map(params![account_id, from, prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
         };
         for (id, old) in moved {
             let new = format!("{to}{}", &old[from.len()..]);

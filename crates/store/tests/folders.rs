@@ -43,6 +43,19 @@ fn folders_are_created_with_parents_renamed_with_children_and_deleted() {
 }
 
 #[test]
+fn folder_names_differing_only_in_case_are_separate_trees() {
+    let (_d, s, a) = store();
+    s.create_folder(a, "Work/a", None).unwrap();
+    s.create_folder(a, "work/b", None).unwrap();
+    s.delete_folder(a, "Work/a").unwrap();
+    s.delete_folder(a, "Work").unwrap();
+    s.rename_folder(a, "work", "Job").unwrap();
+    let n = names(&s, a);
+    assert!(n.contains(&"Job/b".to_string()), "{n:?}");
+    assert!(!n.iter().any(|x| x.eq_ignore_ascii_case("work") || x.starts_with("work/")), "{n:?}");
+}
+
+#[test]
 fn a_folder_created_again_never_reuses_its_uidvalidity() {
     let (_d, s, a) = store();
     let id = s.create_folder(a, "Temp", None).unwrap();
