@@ -192,3 +192,22 @@ def smtp_peers(loopback):
     f = PeerFactory(loopback)
     yield f
     f.close()
+
+
+# --------------------------------------------------------------------------
+# IMAP: a fresh account per test, and a logged-in raw session on it
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def acct(server) -> tuple[str, str]:
+    """A new account on the module's server: (address, password)."""
+    return server.new_account()
+
+
+@pytest.fixture
+def c(server, acct):
+    """A raw IMAP session (mailroom.RawIMAP) logged in to `acct`; logged out after the test."""
+    conn = server.raw_imap(*acct)
+    yield conn
+    conn.logout()

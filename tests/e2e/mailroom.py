@@ -461,6 +461,15 @@ class _RawSocket:
     sock: socket.socket
     buf: bytes
 
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionClosed(f"server closed the connection (pending {self.buf[:300]!r})")
+        self.buf += chunk
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
@@ -500,15 +509,6 @@ class RawSMTP(_RawSocket):
         self.greeting = self.reply()
 
     # -- wire --
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionClosed(f"server closed the connection (pending {self.buf!r})")
-        self.buf += chunk
-
     def readline(self) -> str:
         while b"\r\n" not in self.buf:
             if len(self.buf) > 100_000:
@@ -801,15 +801,6 @@ class RawIMAP(_RawSocket):
         self.greeting = self.read_response().decode("utf-8", "replace")
 
     # -- wire --
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionClosed(f"server closed the connection (pending {self.buf[:300]!r})")
-        self.buf += chunk
-
     def read_line(self) -> bytes:
         """One line without its CRLF."""
         while b"\r\n" not in self.buf:

@@ -38,11 +38,6 @@ def assert_usable(c: RawIMAP) -> None:
 
 
 @pytest.fixture
-def acct(server):
-    return server.new_account()
-
-
-@pytest.fixture
 def c(server, acct):
     conn = server.raw_imap(*acct)
     yield conn

@@ -165,18 +165,6 @@ def mutf7(name: str) -> str:
     return "".join(out)
 
 
-@pytest.fixture
-def acct(server) -> tuple[str, str]:
-    return server.new_account()
-
-
-@pytest.fixture
-def c(server, acct):
-    conn = server.raw_imap(*acct)
-    yield conn
-    conn.logout()
-
-
 # ---------------------------------------------------------------- CAPABILITY, NOOP, LOGOUT
 
 

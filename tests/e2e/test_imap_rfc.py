@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from mailroom import RawIMAP, make_message, parse_imap
+from mailroom import make_message, parse_imap
 
 
 def message(subject: str) -> bytes:
@@ -26,18 +24,6 @@ def rows(r, word: str = "LIST") -> dict[str, tuple[set[str], list]]:
         name = parts[3].decode() if isinstance(parts[3], bytes) else parts[3]
         out[name] = ({str(a).lower() for a in parts[1]}, parts[4:])
     return out
-
-
-@pytest.fixture
-def acct(server) -> tuple[str, str]:
-    return server.new_account()
-
-
-@pytest.fixture
-def c(server, acct):
-    conn = server.raw_imap(*acct)
-    yield conn
-    conn.logout()
 
 
 def test_select_sends_closed_when_imap4rev2_is_enabled(c):

@@ -49,11 +49,6 @@ def expunged_or_vanished(r) -> list[str]:
 
 
 @pytest.fixture
-def acct(server):
-    return server.new_account()
-
-
-@pytest.fixture
 def two(server, acct):
     """Two sessions of one account, both with INBOX selected, holding four messages."""
     a = server.raw_imap(*acct)

@@ -9,6 +9,7 @@
 use rusqlite::params;
 
 use crate::blobs::new_message_id;
+use crate::folders::account_usage_in;
 use crate::mailbox::remove_from_folder;
 use crate::{Error, Result, Store, now_unix};
 
@@ -35,16 +36,16 @@ pub struct Placed {
 /// Fails with [`Error::OverQuota`] if adding `extra` octets to the folder's
 /// account would exceed its quota.
 fn check_quota(tx: &rusqlite::Connection, mailbox_id: i64, extra: u64) -> Result<()> {
-    let (quota, used): (i64, i64) = tx.query_row(
-        "SELECT a.quota_bytes,
-            (SELECT COALESCE(SUM(m.size), 0) FROM mailboxes b2
-               JOIN mailbox_messages mm ON mm.mailbox_id = b2.id
-               JOIN messages m ON m.id = mm.message_id WHERE b2.account_id = a.id)
-         FROM mailboxes b JOIN accounts a ON a.id = b.account_id WHERE b.id = ?1",
+    let (account, quota): (i64, i64) = tx.query_row(
+        "SELECT a.id, a.quota_bytes FROM mailboxes b JOIN accounts a ON a.id = b.account_id WHERE b.id = ?1",
         [mailbox_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    if quota > 0 && used.max(0) as u64 + extra > quota as u64 {
+    if quota <= 0 {
+        return Ok(());
+    }
+    let used = account_usage_in(tx, account)?;
+    if used + extra > quota as u64 {
         return Err(Error::OverQuota(format!(
             "the mailbox is full ({} of {} MB used)",
             used / 1_000_000,

@@ -299,16 +299,21 @@ impl Store {
 
     /// Total octets stored in an account's folders, for quota checks.
     pub fn account_usage(&self, account_id: i64) -> Result<u64> {
-        let conn = self.conn();
-        let used: i64 = conn
-            .prepare_cached(
-                "SELECT COALESCE(SUM(m.size), 0) FROM mailboxes b
+        account_usage_in(&self.conn(), account_id)
+    }
+}
+
+/// Total octets stored in an account's folders, inside a caller's
+/// connection or transaction.
+pub(crate) fn account_usage_in(conn: &rusqlite::Connection, account_id: i64) -> Result<u64> {
+    let used: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(m.size), 0) FROM mailboxes b
                JOIN mailbox_messages mm ON mm.mailbox_id = b.id
                JOIN messages m ON m.id = mm.message_id WHERE b.account_id = ?1",
-            )?
-            .query_row([account_id], |r| r.get(0))?;
-        Ok(used.max(0) as u64)
-    }
+        )?
+        .query_row([account_id], |r| r.get(0))?;
+    Ok(used.max(0) as u64)
 }
 
 #[cfg(test)]

@@ -267,25 +267,22 @@ impl Connection {
 
     /// Reads and inflates (COMPRESS=DEFLATE); at most one chunk per call.
     async fn fill_inflated(&mut self) -> io::Result<usize> {
+        let Some(d) = self.deflate.as_mut() else { return Ok(0) };
         loop {
-            if let Some(d) = self.deflate.as_mut()
-                && !d.pending.is_empty()
-            {
+            if !d.pending.is_empty() {
                 let n = d.inflate(&mut self.rbuf, READ_CHUNK)?;
                 if n > 0 {
                     return Ok(n);
                 }
             }
-            let mut raw = vec![0u8; READ_CHUNK];
-            let n = match tokio::time::timeout(self.timeout, self.stream.read(&mut raw)).await {
+            // Compressed bytes go straight into `pending` (cancel-safe, as in `fill`).
+            d.pending.reserve(READ_CHUNK);
+            let n = match tokio::time::timeout(self.timeout, self.stream.read_buf(&mut d.pending)).await {
                 Ok(r) => r?,
                 Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client timed out")),
             };
             if n == 0 {
                 return Ok(0);
-            }
-            if let Some(d) = self.deflate.as_mut() {
-                d.pending.extend_from_slice(&raw[..n]);
             }
         }
     }

@@ -314,7 +314,6 @@ impl<B: ImapBackend> Session<B> {
 
     fn full_patterns(&self, reference: &str, patterns: &[String]) -> Option<Vec<String>> {
         let reference = self.decode_name(reference).unwrap_or_default();
-        let reference = if reference.is_empty() { String::new() } else { reference };
         patterns
             .iter()
             .map(|p| {

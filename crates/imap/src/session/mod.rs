@@ -74,6 +74,8 @@ pub(crate) struct Session<B: ImapBackend> {
     pub out: Vec<u8>,
     /// A BYE was sent (for example, the selected folder was deleted).
     pub closing: bool,
+    /// Where in `out` the current command's tagged completion starts.
+    pub tagged_at: Option<usize>,
 }
 
 /// Responses are sent in pieces of about this size while a command runs.
@@ -93,6 +95,7 @@ impl<B: ImapBackend> Session<B> {
             changes: None,
             out: Vec::with_capacity(1024),
             closing: false,
+            tagged_at: None,
         }
     }
 
@@ -286,10 +289,9 @@ impl<B: ImapBackend> Session<B> {
     /// Sends queued responses.
     pub async fn flush(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
-            let out = std::mem::take(&mut self.out);
-            self.conn.queue(&out);
-            self.out = out;
+            self.conn.queue(&self.out);
             self.out.clear();
+            self.tagged_at = None;
         }
         self.conn.flush().await
     }
@@ -308,6 +310,7 @@ impl<B: ImapBackend> Session<B> {
 
     /// Queues `tag text` (text starts with OK, NO or BAD).
     pub fn tagged(&mut self, tag: &str, text: &str) {
+        self.tagged_at = Some(self.out.len());
         self.out.extend_from_slice(tag.as_bytes());
         self.out.push(b' ');
         self.out.extend_from_slice(text.as_bytes());
@@ -378,9 +381,8 @@ impl<B: ImapBackend> Session<B> {
 /// where allowed), then move the tagged response after those updates.
 async fn flow_after<B: ImapBackend>(s: &mut Session<B>, expunge_ok: bool, flow: Flow) -> Flow {
     if s.selected.is_some() {
-        // The tagged completion is the last line queued; updates go before it.
-        let tail_start =
-            s.out[..s.out.len().saturating_sub(2)].iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
+        // Updates go before the tagged completion.
+        let tail_start = s.tagged_at.take().filter(|&at| at <= s.out.len()).unwrap_or(s.out.len());
         let tail = s.out.split_off(tail_start);
         s.sync(expunge_ok).await;
         s.out.extend_from_slice(&tail);

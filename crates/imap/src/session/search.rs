@@ -76,9 +76,7 @@ impl<B: ImapBackend> Session<B> {
                 internal_date: info.internal_date,
             };
             let content = if content_needed {
-                let mid = info.message_id.clone();
-                let backend = self.backend.clone();
-                match mailroom_transport::blocking(move || backend.store().read_message(&mid)) {
+                match self.store_call(|s| s.read_message(&info.message_id)) {
                     Ok(raw) if body_needed => Some(Content::parse(&raw)),
                     Ok(raw) => Some(Content::parse_headers(&raw)),
                     Err(_) => continue,

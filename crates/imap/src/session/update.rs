@@ -288,14 +288,10 @@ impl<B: ImapBackend> Session<B> {
         }
         let account = self.account_id();
         let lookup = name.clone();
-        let result = {
-            let backend = self.backend.clone();
-            mailroom_transport::blocking(move || -> mailroom_store::Result<Option<mailroom_store::Placed>> {
-                let s = backend.store();
-                let Some(info) = s.mailbox(account, &lookup)? else { return Ok(None) };
-                s.append(info.id, &items).map(Some)
-            })
-        };
+        let result = self.store_call(move |s| -> mailroom_store::Result<Option<mailroom_store::Placed>> {
+            let Some(info) = s.mailbox(account, &lookup)? else { return Ok(None) };
+            s.append(info.id, &items).map(Some)
+        });
         match result {
             Ok(Some(placed)) => {
                 let uids: Vec<u32> = placed.uids.iter().map(|p| p.1).collect();

@@ -9,7 +9,6 @@
 //! a wake-up is.
 
 use mailroom_store::StoredMessage;
-use mailroom_transport::blocking;
 
 use super::Session;
 use crate::backend::ImapBackend;
@@ -168,72 +167,69 @@ impl<B: ImapBackend> Session<B> {
         if next > uid_next
             && let Ok(new) = self.store_call(move |s| s.messages_from_uid(id, uid_next))
         {
-            {
-                let rev2 = self.ext.rev2;
+            let rev2 = self.ext.rev2;
+            let Some(sel) = self.selected.as_mut() else { return };
+            let last = sel.uids.last().copied().unwrap_or(0);
+            let mut added = false;
+            for m in new.into_iter().filter(|m| m.uid > last) {
+                sel.uids.push(m.uid);
+                sel.meta.push((m.flags, m.modseq));
+                added = true;
+            }
+            sel.uid_next = next;
+            if added && !sel.read_only {
+                let (id, until) = (sel.id, sel.claim_limit());
+                let claimed = self.store_call(move |s| s.claim_recent_until(id, until));
                 let Some(sel) = self.selected.as_mut() else { return };
-                let last = sel.uids.last().copied().unwrap_or(0);
-                let mut added = false;
-                for m in new.into_iter().filter(|m| m.uid > last) {
-                    sel.uids.push(m.uid);
-                    sel.meta.push((m.flags, m.modseq));
-                    added = true;
+                if let Ok(floor) = claimed {
+                    sel.add_recent(floor, until);
                 }
-                sel.uid_next = next;
-                if added && !sel.read_only {
-                    let (id, until) = (sel.id, sel.claim_limit());
-                    let backend = self.backend.clone();
-                    let claimed = blocking(move || backend.store().claim_recent_until(id, until));
-                    let Some(sel) = self.selected.as_mut() else { return };
-                    if let Ok(floor) = claimed {
-                        sel.add_recent(floor, until);
-                    }
-                }
-                let Some(sel) = self.selected.as_mut() else { return };
-                if added {
-                    let exists = sel.uids.len();
-                    let recent = (0..sel.uids.len()).filter(|&i| sel.is_recent(i)).count();
-                    self.untagged(&format!("{exists} EXISTS"));
-                    if !rev2 {
-                        self.untagged(&format!("{recent} RECENT"));
-                    }
+            }
+            let Some(sel) = self.selected.as_mut() else { return };
+            if added {
+                let exists = sel.uids.len();
+                let recent = (0..sel.uids.len()).filter(|&i| sel.is_recent(i)).count();
+                self.untagged(&format!("{exists} EXISTS"));
+                if !rev2 {
+                    self.untagged(&format!("{recent} RECENT"));
                 }
             }
         }
         if highest > flags_modseq
             && let Ok(changes) = self.store_call(move |s| s.changed_since(id, flags_modseq))
         {
-            {
-                let condstore = self.ext.condstore;
-                let rev2 = self.ext.rev2;
-                let mut lines = Vec::new();
-                let Some(sel) = self.selected.as_mut() else { return };
-                for c in changes {
-                    let Some(i) = sel.index_of(c.uid) else { continue };
-                    let Some(meta) = sel.meta.get_mut(i) else { continue };
-                    let differs = meta.0 != c.flags || (condstore && meta.1 != c.modseq);
-                    *meta = (c.flags, c.modseq);
-                    if differs {
-                        let mut line = format!("{} FETCH (UID {} FLAGS {}", i + 1, c.uid, sel.flags_list(i, !rev2));
-                        if condstore {
-                            line.push_str(&format!(" MODSEQ ({})", c.modseq));
-                        }
-                        line.push(')');
-                        lines.push(line);
+            let (condstore, rev2) = (self.ext.condstore, self.ext.rev2);
+            let mut lines = Vec::new();
+            let Some(sel) = self.selected.as_mut() else { return };
+            // Only changed messages can bring a keyword the client was not told of.
+            let mut new_keyword = false;
+            for c in changes {
+                let Some(i) = sel.index_of(c.uid) else { continue };
+                new_keyword |= c
+                    .flags
+                    .split_whitespace()
+                    .any(|f| !f.starts_with('\\') && !sel.keywords.iter().any(|k| k.eq_ignore_ascii_case(f)));
+                let Some(meta) = sel.meta.get_mut(i) else { continue };
+                let differs = meta.0 != c.flags || (condstore && meta.1 != c.modseq);
+                *meta = (c.flags, c.modseq);
+                if differs {
+                    let mut line = format!("{} FETCH (UID {} FLAGS {}", i + 1, c.uid, sel.flags_list(i, !rev2));
+                    if condstore {
+                        line.push_str(&format!(" MODSEQ ({})", c.modseq));
                     }
+                    line.push(')');
+                    lines.push(line);
                 }
-                sel.flags_modseq = highest;
-                let keywords = sel.current_keywords();
-                let new_keywords = keywords.iter().any(|k| !sel.keywords.contains(k));
-                let read_only = sel.read_only;
-                if new_keywords {
-                    sel.keywords = keywords.clone();
-                    let (flags, permanent) = flag_lists(&keywords, read_only);
-                    self.untagged(&format!("FLAGS {flags}"));
-                    self.untagged(&format!("OK [PERMANENTFLAGS {permanent}] Flags permitted"));
-                }
-                for l in lines {
-                    self.untagged(&l);
-                }
+            }
+            sel.flags_modseq = highest;
+            if new_keyword {
+                sel.keywords = sel.current_keywords();
+                let (flags, permanent) = flag_lists(&sel.keywords, sel.read_only);
+                self.untagged(&format!("FLAGS {flags}"));
+                self.untagged(&format!("OK [PERMANENTFLAGS {permanent}] Flags permitted"));
+            }
+            for l in lines {
+                self.untagged(&l);
             }
         }
     }
