@@ -80,7 +80,7 @@ def client_tls_context() -> ssl.SSLContext:
 
 
 def ports_free(host: str, offset: int) -> bool:
-    for base in PORT_BASES.values():
+    for base in [*PORT_BASES.values(), 8443]:  # 8443: remote administration, when switched on
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             s.bind((host, offset + base))

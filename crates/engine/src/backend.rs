@@ -15,6 +15,7 @@ use mailroom_store::{Delivery, Resolution, Store, Target};
 use mailroom_transport::{AuthThrottle, ThrottleVerdict};
 
 use crate::config::Config;
+use crate::live::Live;
 
 /// Outcome of a login check, shared by the protocol adapters.
 pub enum Login {
@@ -31,7 +32,7 @@ pub enum Login {
 /// The engine side of every session.
 pub struct MailBackend {
     store: Arc<Store>,
-    config: Arc<Config>,
+    live: Arc<Live>,
     throttle: AuthThrottle,
     maildrop_locks: Arc<Mutex<HashSet<i64>>>,
     queue_notify: Arc<tokio::sync::Notify>,
@@ -44,7 +45,8 @@ pub struct MailBackend {
 impl MailBackend {
     /// A backend over `store` with `config`; `queue_notify` wakes outbound
     /// delivery when mail for remote recipients is queued.
-    pub fn new(store: Arc<Store>, config: Arc<Config>, queue_notify: Arc<tokio::sync::Notify>) -> Self {
+    pub fn new(store: Arc<Store>, live: Arc<Live>, queue_notify: Arc<tokio::sync::Notify>) -> Self {
+        let config = live.config();
         let throttle = AuthThrottle::new(config.auth_fail_window, config.auth_fail_block_after);
         let (changes, _) = tokio::sync::broadcast::channel(1024);
         let sender = changes.clone();
@@ -54,7 +56,7 @@ impl MailBackend {
         }));
         Self {
             store,
-            config,
+            live,
             throttle,
             maildrop_locks: Arc::new(Mutex::new(HashSet::new())),
             queue_notify,
@@ -69,9 +71,14 @@ impl MailBackend {
         self.queue_notify.notify_one();
     }
 
-    /// Settings in effect.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// Settings in effect now.
+    pub fn config(&self) -> Arc<Config> {
+        self.live.config()
+    }
+
+    /// Settings and IP rules, kept current.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
     }
 
     /// The store.
@@ -89,11 +96,14 @@ impl MailBackend {
         if self.throttle.check(peer) == ThrottleVerdict::Block {
             return Login::Blocked;
         }
-        match self.store.authenticate(login, password, self.config.default_domain.as_deref()) {
+        match self.store.authenticate(login, password, self.live.config().default_domain.as_deref()) {
             Ok(Some(account)) => Login::Ok(account.id, account.address, account.quota_bytes),
             Ok(None) => {
                 let delay = self.throttle.failure(peer);
                 tracing::warn!(peer = %peer, login, failures = self.throttle.failures(peer), "failed login");
+                if self.throttle.check(peer) == ThrottleVerdict::Block {
+                    tracing::warn!(peer = %peer, notify = "ban", "address blocked after too many failed logins");
+                }
                 Login::Failed(delay)
             }
             Err(e) => {
@@ -150,7 +160,7 @@ impl mailroom_smtp::Backend for MailBackend {
     }
 
     fn may_send_as(&self, account: &str, sender: &str) -> bool {
-        if !self.config.sender_login_match || account.eq_ignore_ascii_case(sender) {
+        if !self.live.config().sender_login_match || account.eq_ignore_ascii_case(sender) {
             return true;
         }
         // Any address that delivers to the account (alias, list, plus-address,

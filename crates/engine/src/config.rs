@@ -233,6 +233,24 @@ pub const SETTINGS: &[SettingDef] = &[
         kind: Kind::Number { min: 1, max: 100 },
     },
     SettingDef {
+        key: "admin_remote_access",
+        help: "Let the admin API and web interface be reached from other computers, over HTTPS only (true/false)",
+        default: "false",
+        kind: Kind::Bool,
+    },
+    SettingDef {
+        key: "disk_low_warning_mb",
+        help: "Warn when free disk space for the data directory falls below this many megabytes (0: never)",
+        default: "1024",
+        kind: Kind::Number { min: 0, max: 100_000_000 },
+    },
+    SettingDef {
+        key: "cert_expiry_warning_days",
+        help: "Warn this many days before the TLS certificate expires",
+        default: "14",
+        kind: Kind::Number { min: 1, max: 3650 },
+    },
+    SettingDef {
         key: "auth_fail_block_after",
         help: "Failed logins from one address before it is refused",
         default: "10",
@@ -444,6 +462,12 @@ pub struct Config {
     pub max_outbound_connections: usize,
     /// Delivery connections per destination.
     pub max_connections_per_domain: usize,
+    /// The admin API is open to other computers over HTTPS.
+    pub admin_remote_access: bool,
+    /// Free space under which to warn, in bytes (0: never).
+    pub disk_low_warning: u64,
+    /// How long before certificate expiry to warn.
+    pub cert_expiry_warning: Duration,
 }
 
 impl Config {
@@ -499,6 +523,9 @@ impl Config {
             queue_poll: Duration::from_secs(num("queue_poll_secs")?),
             max_outbound_connections: num("max_outbound_connections")? as usize,
             max_connections_per_domain: num("max_connections_per_domain")? as usize,
+            admin_remote_access: get("admin_remote_access")? == "true",
+            disk_low_warning: num("disk_low_warning_mb")?.saturating_mul(1 << 20),
+            cert_expiry_warning: Duration::from_secs(num("cert_expiry_warning_days")?.saturating_mul(86_400)),
         })
     }
 }

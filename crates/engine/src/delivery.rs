@@ -22,7 +22,8 @@ use mailroom_transport::Shutdown;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::{JoinSet, block_in_place};
 
-use crate::config::{self, Config};
+use crate::config;
+use crate::live::Live;
 use crate::secrets::SecretBox;
 
 /// Most messages sent over one connection before it is closed.
@@ -33,7 +34,7 @@ const CLAIM_LIMIT: usize = 1000;
 /// The outbound delivery service.
 pub struct Deliverer {
     store: Arc<Store>,
-    config: Arc<Config>,
+    live: Arc<Live>,
     outbound: OutboundConfig,
     router: Router,
     secrets: SecretBox,
@@ -58,12 +59,8 @@ struct Batch {
 impl Deliverer {
     /// Sets up delivery from the configuration. `notify` wakes the scheduler
     /// when new remote mail was accepted.
-    pub fn new(
-        store: Arc<Store>,
-        config: Arc<Config>,
-        secrets: SecretBox,
-        notify: Arc<Notify>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(store: Arc<Store>, live: Arc<Live>, secrets: SecretBox, notify: Arc<Notify>) -> anyhow::Result<Self> {
+        let config = live.config();
         let mut extra_roots = Vec::new();
         if let Some(path) = &config.tls_ca_file {
             use rustls_pki_types::pem::PemObject;
@@ -84,7 +81,7 @@ impl Deliverer {
         Ok(Self {
             total: Arc::new(Semaphore::new(config.max_outbound_connections)),
             store,
-            config,
+            live,
             outbound,
             router,
             secrets,
@@ -108,7 +105,7 @@ impl Deliverer {
                 biased;
                 _ = shutdown.triggered() => break,
                 _ = self.notify.notified() => {}
-                _ = tokio::time::sleep(self.config.queue_poll) => {}
+                _ = tokio::time::sleep(self.live.config().queue_poll) => {}
             }
             while tasks.try_join_next().is_some() {}
             if last_sweep.elapsed() >= std::time::Duration::from_secs(3600) {
@@ -144,7 +141,7 @@ impl Deliverer {
         }
         let relays = block_in_place(|| self.store.relays())?;
         let policies: HashMap<String, String> = block_in_place(|| self.store.tls_policies())?.into_iter().collect();
-        let default_tls = TlsPolicy::parse(&self.config.outbound_tls).unwrap_or_default();
+        let default_tls = TlsPolicy::parse(&self.live.config().outbound_tls).unwrap_or_default();
         let mut groups: BTreeMap<String, Batch> = BTreeMap::new();
         for e in entries {
             let domain = e.recipient.rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
@@ -189,7 +186,7 @@ impl Deliverer {
     fn destination_limit(&self, key: &str) -> Arc<Semaphore> {
         let mut map = self.per_destination.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(key.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_connections_per_domain)))
+            .or_insert_with(|| Arc::new(Semaphore::new(self.live.config().max_connections_per_domain)))
             .clone()
     }
 
@@ -333,7 +330,8 @@ impl Deliverer {
     }
 
     fn retry_after(&self, attempts: i64) -> std::time::Duration {
-        let schedule = &self.config.retry_schedule;
+        let config = self.live.config();
+        let schedule = &config.retry_schedule;
         let i = (attempts.max(0) as usize).min(schedule.len().saturating_sub(1));
         schedule.get(i).copied().unwrap_or(std::time::Duration::from_secs(300))
     }
@@ -360,13 +358,13 @@ impl Deliverer {
                 }
                 RcptOutcome::Deferred { host, reason } => {
                     let age = now.timestamp() - row.arrived_at;
-                    if age >= self.config.max_queue_lifetime.as_secs() as i64 {
+                    if age >= self.live.config().max_queue_lifetime.as_secs() as i64 {
                         tracing::warn!(message = %msg.id, rcpt = %row.recipient, reason = %reason, "giving up: too long in the queue");
                         let why = format!("gave up after {} in the queue; last problem: {reason}", human_age(age));
                         failed.push((row, "4.4.7".to_string(), why, host.clone()));
                         continue;
                     }
-                    let warn_after = self.config.delay_warning_after.as_secs() as i64;
+                    let warn_after = self.live.config().delay_warning_after.as_secs() as i64;
                     let warn = warn_after > 0 && age >= warn_after && !row.warned;
                     let next = now.timestamp() + self.retry_after(row.attempts).as_secs() as i64;
                     tracing::info!(message = %msg.id, rcpt = %row.recipient, host = host.as_deref().unwrap_or(""), reason = %reason, next_attempt = next, "delivery deferred");
@@ -380,6 +378,8 @@ impl Deliverer {
             }
         }
         if !failed.is_empty() {
+            let who: Vec<&str> = failed.iter().map(|(row, ..)| row.recipient.as_str()).collect();
+            tracing::warn!(message = %msg.id, sender = %msg.sender, rcpt = %who.join(","), notify = "bounce", "message bounced");
             let recipients: Vec<DsnRecipient> = failed
                 .iter()
                 .map(|(row, status, reason, host)| DsnRecipient {
@@ -395,7 +395,7 @@ impl Deliverer {
             done.extend(failed.iter().map(|(row, ..)| row.id));
         }
         if !delayed.is_empty() {
-            let until = self.config.max_queue_lifetime.as_secs() as i64;
+            let until = self.live.config().max_queue_lifetime.as_secs() as i64;
             let recipients: Vec<DsnRecipient> = delayed
                 .iter()
                 .map(|(row, reason, host, _)| DsnRecipient {
@@ -428,10 +428,10 @@ impl Deliverer {
             .list_domains()
             .ok()
             .and_then(|d| d.first().map(|d| format!("postmaster@{}", d.name)))
-            .unwrap_or_else(|| format!("postmaster@{}", self.config.hostname));
+            .unwrap_or_else(|| format!("postmaster@{}", self.live.config().hostname));
         let dsn = mailroom_outbound::dsn::build(&DsnInput {
             kind,
-            reporting_mta: &self.config.hostname,
+            reporting_mta: &self.live.config().hostname,
             postmaster: &postmaster,
             original_sender: &msg.sender,
             original_message: &original,

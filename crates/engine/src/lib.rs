@@ -1,17 +1,21 @@
 //! The Mailroom engine: everything `mailroomd` does, as a library.
 //!
 //! * [`config`]: the server settings, their defaults and validation (stored as
-//!   strings in the store's settings table);
+//!   strings in the store's settings table); [`live`]: the settings and IP
+//!   rules in effect, refreshed without a restart; [`ip_filter`]: who may
+//!   connect to which protocol and who may relay;
 //! * [`paths`]: where the data directory is;
 //! * [`logging`]: tracing to stdout and to rotating JSON log files;
 //! * [`backend`]: the glue that lets the protocol crates use the store
 //!   (recipient lookup, logins with per-IP throttling, delivery, maildrop locks);
 //! * [`listeners`]: binding ports with plain-language errors, accepting
-//!   connections with per-IP and total limits, handing them to SMTP or POP3;
+//!   connections under the IP filter and per-IP and total limits, handing them
+//!   to SMTP, POP3 or IMAP; [`listener_set`]: stopping and starting them live;
 //! * [`delivery`]: the outbound scheduler (queue → MX or relay, retries,
 //!   bounces, delay warnings, DKIM signing); [`domains`]: domain set-up with
 //!   DKIM keys; [`secrets`]: encryption of stored relay passwords;
-//! * [`serve`]: start-up, `runtime.json`, shutdown;
+//! * [`serve`]: start-up, `runtime.json`, shutdown; [`watch`]: live settings
+//!   pick-up, remote administration on/off, disk and certificate warnings;
 //! * [`api`]: the admin HTTP/JSON API (token file, logins, status, settings,
 //!   domains, accounts, live log, OpenAPI description);
 //! * [`cli`]: the command line, including the admin subcommands.
@@ -23,8 +27,12 @@ pub mod config;
 pub mod delivery;
 pub mod domains;
 mod imap_backend;
+pub mod ip_filter;
+pub mod listener_set;
 pub mod listeners;
+pub mod live;
 pub mod logging;
 pub mod paths;
 pub mod secrets;
 pub mod serve;
+pub mod watch;

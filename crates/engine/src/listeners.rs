@@ -1,5 +1,7 @@
 //! Listening sockets: which ports, binding them with errors an admin can act
-//! on, and accepting connections under per-IP and total limits.
+//! on, and accepting connections under the IP filter and per-IP and total
+//! limits. Settings and IP rules are read per connection, so changes apply
+//! to the next client.
 
 use std::collections::HashMap;
 use std::io;
@@ -15,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::backend::MailBackend;
 use crate::config::Config;
+use crate::ip_filter::protocol_of;
 
 /// What runs behind a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +83,15 @@ pub const ADMIN_LISTENER: ListenerSpec = ListenerSpec {
     port: crate::api::ADMIN_PORT,
     protocol: Protocol::Admin,
     implicit_tls: false,
+};
+
+/// Remote administration over HTTPS, open when `admin_remote_access` is on.
+pub const REMOTE_ADMIN_LISTENER: ListenerSpec = ListenerSpec {
+    name: "admin_remote",
+    label: "Admin API, remote (HTTPS)",
+    port: crate::api::remote::REMOTE_ADMIN_PORT,
+    protocol: Protocol::Admin,
+    implicit_tls: true,
 };
 
 /// A listener that could not be opened.
@@ -198,10 +210,8 @@ impl Drop for ConnSlot {
 
 /// Everything a connection handler needs.
 pub struct Context {
-    /// Store-backed session backend.
+    /// Store-backed session backend (and the settings in effect).
     pub backend: Arc<MailBackend>,
-    /// Settings.
-    pub config: Arc<Config>,
     /// TLS for STARTTLS/STLS and implicit TLS.
     pub tls: TlsAcceptor,
     /// Connection limits.
@@ -213,8 +223,7 @@ pub struct Context {
 }
 
 impl Context {
-    fn smtp_config(&self, kind: ListenerKind) -> SmtpConfig {
-        let c = &self.config;
+    fn smtp_config(&self, c: &Config, kind: ListenerKind) -> SmtpConfig {
         SmtpConfig {
             hostname: c.hostname.clone(),
             kind,
@@ -231,16 +240,12 @@ impl Context {
     }
 }
 
-/// Accepts connections on one listener forever.
+/// Accepts connections on one listener until the task is aborted.
 pub async fn accept_loop(listener: TcpListener, spec: ListenerSpec, ctx: Arc<Context>) {
-    let smtp_cfg = match spec.protocol {
-        Protocol::Smtp(kind) => Some(Arc::new(ctx.smtp_config(kind))),
-        Protocol::Pop3 | Protocol::Imap => None,
-        Protocol::Admin => {
-            tracing::error!(listener = spec.name, "the admin API is not served by the mail accept loop");
-            return;
-        }
-    };
+    if spec.protocol == Protocol::Admin {
+        tracing::error!(listener = spec.name, "the admin API is not served by the mail accept loop");
+        return;
+    }
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -252,39 +257,60 @@ pub async fn accept_loop(listener: TcpListener, spec: ListenerSpec, ctx: Arc<Con
             }
         };
         let ctx = ctx.clone();
-        let smtp_cfg = smtp_cfg.clone();
         tokio::spawn(async move {
-            handle(tcp, peer, spec, ctx, smtp_cfg).await;
+            handle(tcp, peer, spec, ctx).await;
         });
     }
 }
 
-async fn handle(
-    mut tcp: TcpStream,
-    peer: SocketAddr,
-    spec: ListenerSpec,
-    ctx: Arc<Context>,
-    smtp_cfg: Option<Arc<SmtpConfig>>,
-) {
+/// Says why a client is turned away, before closing (nothing on implicit
+/// TLS ports: the client expects a handshake, not text).
+async fn refuse(tcp: &mut TcpStream, spec: &ListenerSpec, smtp: &[u8], pop3: &[u8], imap: &[u8]) {
+    if spec.implicit_tls {
+        return;
+    }
+    let msg = match spec.protocol {
+        Protocol::Smtp(_) => smtp,
+        Protocol::Pop3 => pop3,
+        Protocol::Imap => imap,
+        Protocol::Admin => b"",
+    };
+    let _ = tcp.write_all(msg).await;
+}
+
+async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: Arc<Context>) {
     let ip = peer.ip();
+    let config = ctx.backend.config();
+    let verdict = ctx.backend.live().ip_rules().check(ip, protocol_of(spec.name));
+    if !verdict.allowed {
+        tracing::warn!(peer = %peer, listener = spec.name, rule = verdict.rule, "connection refused by the IP filter");
+        refuse(
+            &mut tcp,
+            &spec,
+            b"554 5.7.1 Connections from your address are not accepted here\r\n",
+            b"-ERR [AUTH] Connections from your address are not accepted here\r\n",
+            b"* BYE Connections from your address are not accepted here\r\n",
+        )
+        .await;
+        return;
+    }
     let Some(_slot) = ctx.limits.acquire(ip) else {
         tracing::warn!(peer = %peer, listener = spec.name, "connection refused: too many connections");
-        if !spec.implicit_tls {
-            let msg: &[u8] = match spec.protocol {
-                Protocol::Smtp(_) => b"421 4.7.0 Too many connections, try again later\r\n",
-                Protocol::Pop3 => b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
-                Protocol::Imap => b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
-                Protocol::Admin => b"",
-            };
-            let _ = tcp.write_all(msg).await;
-        }
+        refuse(
+            &mut tcp,
+            &spec,
+            b"421 4.7.0 Too many connections, try again later\r\n",
+            b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+            b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+        )
+        .await;
         return;
     };
     let session_id = ctx.next_session.fetch_add(1, Ordering::Relaxed);
     let timeout = match spec.protocol {
-        Protocol::Smtp(_) => ctx.config.command_timeout,
-        Protocol::Pop3 => ctx.config.pop3_timeout,
-        Protocol::Imap => ctx.config.imap_idle_timeout,
+        Protocol::Smtp(_) => config.command_timeout,
+        Protocol::Pop3 => config.pop3_timeout,
+        Protocol::Imap => config.imap_idle_timeout,
         Protocol::Admin => return,
     };
     let mut conn = match Connection::new(tcp, timeout) {
@@ -300,15 +326,17 @@ async fn handle(
         tracing::info!(session = session_id, peer = %peer, listener = spec.name, error = %e, "TLS handshake failed");
         return;
     }
-    let trusted = ctx.config.trusted_networks.contains(ip);
-    let allow_plaintext_auth = trusted && ctx.config.plaintext_auth_on_trusted;
-    match (spec.protocol, smtp_cfg) {
-        (Protocol::Smtp(_), Some(cfg)) => {
+    // Trusted to relay: an IP range that says so, or the trusted_networks setting.
+    let trusted = verdict.relay || config.trusted_networks.contains(ip);
+    let allow_plaintext_auth = trusted && config.plaintext_auth_on_trusted;
+    match spec.protocol {
+        Protocol::Smtp(kind) => {
+            let cfg = Arc::new(ctx.smtp_config(&config, kind));
             let peer_info = PeerInfo { ip, trusted, allow_plaintext_auth };
             mailroom_smtp::serve(conn, ctx.backend.clone(), cfg, peer_info, session_id).await;
         }
-        (Protocol::Imap, _) => {
-            let c = &ctx.config;
+        Protocol::Imap => {
+            let c = &config;
             let mut cfg = mailroom_imap::ImapConfig::new(c.hostname.clone());
             cfg.tls = Some(ctx.tls.clone());
             cfg.allow_plaintext_auth = allow_plaintext_auth;
@@ -323,16 +351,17 @@ async fn handle(
             cfg.shutdown = ctx.shutdown.clone();
             mailroom_imap::serve(conn, ctx.backend.clone(), Arc::new(cfg), ip, session_id).await;
         }
-        _ => {
+        Protocol::Pop3 => {
             let cfg = Arc::new(mailroom_pop3::Pop3Config {
-                hostname: ctx.config.hostname.clone(),
+                hostname: config.hostname.clone(),
                 tls: Some(ctx.tls.clone()),
                 allow_plaintext_auth,
-                timeout: ctx.config.pop3_timeout,
+                timeout: config.pop3_timeout,
                 shutdown: ctx.shutdown.clone(),
             });
             mailroom_pop3::serve(conn, ctx.backend.clone(), cfg, session_id).await;
         }
+        Protocol::Admin => {}
     }
 }
 

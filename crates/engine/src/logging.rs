@@ -52,14 +52,26 @@ pub fn init_admin() {
 /// Events a slow live-log reader may fall behind by before it misses some.
 const LIVE_BACKLOG: usize = 1024;
 
-fn live_sender() -> &'static broadcast::Sender<Arc<str>> {
-    static SENDER: OnceLock<broadcast::Sender<Arc<str>>> = OnceLock::new();
+/// One event of the live log.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    /// `notification` (the event has a `notify` field: bounce, ban,
+    /// cert_expiring, disk_low, listener_stopped), `status` (it has a
+    /// `change` field: a listener, the settings or the queue changed state),
+    /// or `log`.
+    pub kind: &'static str,
+    /// The event as the JSON object
+    /// `{"time", "level", "kind", "target", "message", "fields"}`.
+    pub json: Arc<str>,
+}
+
+fn live_sender() -> &'static broadcast::Sender<LiveEvent> {
+    static SENDER: OnceLock<broadcast::Sender<LiveEvent>> = OnceLock::new();
     SENDER.get_or_init(|| broadcast::channel(LIVE_BACKLOG).0)
 }
 
-/// A receiver of the live log: each item is one event as the JSON object
-/// `{"time", "level", "target", "message", "fields"}`.
-pub fn subscribe() -> broadcast::Receiver<Arc<str>> {
+/// A receiver of the live log.
+pub fn subscribe() -> broadcast::Receiver<LiveEvent> {
     live_sender().subscribe()
 }
 
@@ -72,12 +84,12 @@ impl<S: tracing::Subscriber> Layer<S> for LiveLog {
         if tx.receiver_count() == 0 {
             return;
         }
-        let _ = tx.send(event_json(event).into());
+        let _ = tx.send(live_event(event));
     }
 }
 
-/// One event as the live log's JSON text.
-fn event_json(event: &tracing::Event<'_>) -> String {
+/// One event as the live log sends it.
+fn live_event(event: &tracing::Event<'_>) -> LiveEvent {
     let mut v = FieldsJson::default();
     event.record(&mut v);
     // tracing's macros record the format message first; an explicit
@@ -88,14 +100,23 @@ fn event_json(event: &tracing::Event<'_>) -> String {
         v.fields.insert("message".into(), serde_json::Value::String(field));
     }
     let meta = event.metadata();
-    serde_json::json!({
+    let kind = if v.fields.contains_key("notify") {
+        "notification"
+    } else if v.fields.contains_key("change") {
+        "status"
+    } else {
+        "log"
+    };
+    let json = serde_json::json!({
         "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "level": meta.level().as_str(),
+        "kind": kind,
         "target": meta.target(),
         "message": message,
         "fields": v.fields,
     })
-    .to_string()
+    .to_string();
+    LiveEvent { kind, json: json.into() }
 }
 
 #[derive(Default)]
@@ -150,13 +171,28 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(message = "Q123", size = 42u64, ok = true, "message accepted");
         });
-        let line = rx.try_recv().expect("an event");
-        let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+        let event = rx.try_recv().expect("an event");
+        assert_eq!(event.kind, "log");
+        let v: serde_json::Value = serde_json::from_str(&event.json).expect("json");
         assert_eq!(v["level"], "INFO");
+        assert_eq!(v["kind"], "log");
         assert_eq!(v["message"], "message accepted");
         assert_eq!(v["fields"]["message"], "Q123");
         assert_eq!(v["fields"]["size"], 42);
         assert_eq!(v["fields"]["ok"], true);
         assert!(v["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+
+    #[test]
+    fn notifications_and_status_changes_are_marked() {
+        let mut rx = subscribe();
+        let subscriber = tracing_subscriber::registry().with(LiveLog);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(notify = "disk_low", "disk almost full");
+            tracing::info!(change = "listener", "listener started");
+        });
+        let kinds: Vec<&str> =
+            [rx.try_recv().expect("one"), rx.try_recv().expect("two")].iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["notification", "status"]);
     }
 }

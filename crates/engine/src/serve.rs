@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use crate::backend::MailBackend;
 use crate::config::Config;
-use crate::listeners::{ADMIN_LISTENER, ConnLimits, Context, LISTENERS, accept_loop, bind, explain};
+use crate::listener_set::ListenerSet;
+use crate::listeners::{ADMIN_LISTENER, ConnLimits, Context, LISTENERS, REMOTE_ADMIN_LISTENER, bind, explain};
 use crate::paths::{RUNTIME_FILE, TLS_DIR};
 
 /// How long sessions in the middle of a transaction may take to finish when
@@ -54,7 +55,8 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     check_not_running(data_dir)?;
     let store =
         Arc::new(Store::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?);
-    let config = Arc::new(Config::load(&store)?);
+    let live = Arc::new(crate::live::Live::load(&store)?);
+    let config = live.config();
     store.sweep_orphans(ORPHAN_MIN_AGE)?;
     let tls_dir = data_dir.join(TLS_DIR);
     tls::ensure_self_signed(&tls_dir, &config.hostname).context("creating the TLS certificate")?;
@@ -99,49 +101,43 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("mailroom").build()?;
     runtime.block_on(async move {
         let queue_notify = Arc::new(tokio::sync::Notify::new());
-        let backend = Arc::new(MailBackend::new(store.clone(), config.clone(), queue_notify.clone()));
+        let backend = Arc::new(MailBackend::new(store.clone(), live.clone(), queue_notify.clone()));
         let api_backend = backend.clone();
         let secrets = crate::secrets::SecretBox::open(data_dir)?;
-        let deliverer =
-            Arc::new(crate::delivery::Deliverer::new(store.clone(), config.clone(), secrets, queue_notify)?);
+        let deliverer = Arc::new(crate::delivery::Deliverer::new(store.clone(), live.clone(), secrets, queue_notify)?);
         let (trigger, shutdown) = mailroom_transport::shutdown_channel();
         let ctx = Arc::new(Context {
             backend,
-            config: config.clone(),
-            tls: acceptor,
+            tls: acceptor.clone(),
             limits: ConnLimits::new(config.max_connections, config.max_connections_per_ip),
             next_session: AtomicU64::new(1),
             shutdown,
         });
+        let mail_listeners = Arc::new(ListenerSet::new(ctx.clone()));
         let mut listeners = BTreeMap::new();
-        let mut accepting = Vec::new();
-        let mut entries = Vec::new();
         for (spec, std_listener) in sockets {
-            let listener = tokio::net::TcpListener::from_std(std_listener)?;
-            let addr = listener.local_addr()?;
+            let addr = mail_listeners.add(spec, std_listener)?;
             listeners.insert(spec.name, addr);
-            tracing::info!(listener = spec.name, address = %addr, "listening");
-            let task = tokio::spawn(accept_loop(listener, spec, ctx.clone()));
-            entries.push(crate::api::ListenerEntry { name: spec.name, address: addr, task: Some(task.abort_handle()) });
-            accepting.push(task);
         }
         let admin_listener = tokio::net::TcpListener::from_std(admin_socket)?;
         let admin_addr = admin_listener.local_addr()?;
         listeners.insert(ADMIN_LISTENER.name, admin_addr);
-        entries.push(crate::api::ListenerEntry { name: ADMIN_LISTENER.name, address: admin_addr, task: None });
+        let remote_port = REMOTE_ADMIN_LISTENER.port.saturating_add(opts.port_offset);
         let api = Arc::new(crate::api::Api {
             backend: api_backend,
-            config: config.clone(),
             data_dir: data_dir.to_path_buf(),
             local_token,
             sessions: crate::api::auth::Sessions::default(),
             origins: crate::api::auth::own_origins(admin_addr),
             started,
             started_at: started_at.clone(),
-            listeners: entries,
+            listeners: mail_listeners.clone(),
+            admin_address: admin_addr,
+            remote: crate::api::remote::RemoteAdmin::new(opts.bind, remote_port, acceptor),
         });
         tracing::info!(listener = ADMIN_LISTENER.name, address = %admin_addr, "listening");
-        accepting.push(tokio::spawn(crate::api::serve(admin_listener, api)));
+        let admin_task = tokio::spawn(crate::api::serve(admin_listener, api.clone()));
+        let watcher = tokio::spawn(crate::watch::run(api.clone()));
         let delivery = tokio::spawn(deliverer.run(ctx.shutdown.clone()));
         let info = RuntimeInfo {
             pid: std::process::id(),
@@ -152,13 +148,17 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         };
         write_runtime(data_dir, &info)?;
         print_banner(data_dir, &store, &config, &listeners, &opts.cli_hint);
+        if config.admin_remote_access {
+            println!("  {:<40} https://{}", REMOTE_ADMIN_LISTENER.label, api.remote.address());
+        }
         wait_for_shutdown().await;
         // Stop taking connections, tell idle sessions, and give the ones in the
         // middle of a message time to finish it, so that no client is left
         // without the reply to a message that was stored.
-        for task in &accepting {
-            task.abort();
-        }
+        mail_listeners.stop_all();
+        admin_task.abort();
+        watcher.abort();
+        api.remote.sync(false, &api);
         trigger.fire();
         let open = ctx.limits.open();
         tracing::info!(open_connections = open, "stopping");

@@ -5,7 +5,7 @@
 //! * `mailroom.db` (SQLite, WAL, `synchronous=FULL`): settings, domains,
 //!   accounts, aliases, distribution lists, mailboxes and their messages
 //!   (UIDs, flags, MODSEQ), the outbound queue, DKIM keys, relays and TLS
-//!   policies. Schema changes are
+//!   policies, IP ranges. Schema changes are
 //!   versioned migrations in [`schema`].
 //! * `messages/xx/<id>.eml`: message bytes, written by [`blobs`] to a temporary
 //!   file, fsynced, renamed into place and the directory fsynced.
@@ -28,6 +28,7 @@ mod directory;
 mod error;
 mod flags;
 mod folders;
+mod ipranges;
 mod mailbox;
 mod outbound;
 mod password;
@@ -49,6 +50,7 @@ pub use directory::{Account, Alias, Domain, ListInfo, normalize_address, normali
 pub use error::{Error, Result};
 pub use flags::{FlagMode, FlagState, FlagUpdate, apply_flags};
 pub use folders::{FolderEntry, FolderStatus, SEPARATOR, canonical_name};
+pub use ipranges::IpRangeRow;
 pub use mailbox::{DEFAULT_FOLDERS, MailboxInfo, StoredMessage};
 pub use outbound::{DkimKeyRow, RelayRow};
 pub use password::{hash as hash_password, verify as verify_password};

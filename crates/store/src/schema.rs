@@ -129,6 +129,26 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
     ALTER TABLE mailboxes ADD COLUMN recent_floor INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE accounts ADD COLUMN last_uid_validity INTEGER NOT NULL DEFAULT 0;",
+    // 4: IP ranges: loopback trusted to relay, private networks allowed without relay, everyone else allowed.
+    "CREATE TABLE ip_ranges (
+        id INTEGER PRIMARY KEY,
+        network TEXT NOT NULL,
+        protocols TEXT NOT NULL DEFAULT 'all',
+        action TEXT NOT NULL CHECK (action IN ('allow', 'deny')),
+        relay INTEGER NOT NULL DEFAULT 0,
+        priority INTEGER NOT NULL DEFAULT 100,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO ip_ranges (network, protocols, action, relay, priority, note) VALUES
+        ('127.0.0.0/8', 'all', 'allow', 1, 10, 'This computer'),
+        ('::1/128', 'all', 'allow', 1, 10, 'This computer'),
+        ('10.0.0.0/8', 'all', 'allow', 0, 20, 'Local network'),
+        ('172.16.0.0/12', 'all', 'allow', 0, 20, 'Local network'),
+        ('192.168.0.0/16', 'all', 'allow', 0, 20, 'Local network'),
+        ('fc00::/7', 'all', 'allow', 0, 20, 'Local network'),
+        ('fe80::/10', 'all', 'allow', 0, 20, 'Local network'),
+        ('0.0.0.0/0', 'all', 'allow', 0, 1000, 'Everyone else'),
+        ('::/0', 'all', 'allow', 0, 1000, 'Everyone else');",
 ];
 
 /// Brings the database up to the newest schema version.

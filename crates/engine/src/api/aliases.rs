@@ -4,14 +4,14 @@
 //! `mailroomd domain catch-all`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiState;
 use super::directory::{DomainInfo, run};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, Body, ErrorBody, Params};
 
 /// An alias: mail to `address` goes to each of `targets`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -97,7 +97,7 @@ pub async fn list_aliases(State(state): State<ApiState>) -> ApiResult<Json<Vec<A
 )]
 pub async fn add_alias(
     State(state): State<ApiState>,
-    Json(body): Json<AliasInfo>,
+    Body(body): Body<AliasInfo>,
 ) -> ApiResult<(StatusCode, Json<AliasInfo>)> {
     let alias = run(&state, move |store| {
         store.add_alias(&body.address, &body.targets)?;
@@ -130,7 +130,7 @@ pub async fn add_alias(
 pub async fn remove_alias(
     State(state): State<ApiState>,
     Path(address): Path<String>,
-    Query(filter): Query<AliasTarget>,
+    Params(filter): Params<AliasTarget>,
 ) -> ApiResult<StatusCode> {
     run(&state, move |store| Ok(store.remove_alias(&address, filter.target.as_deref())?)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -179,7 +179,7 @@ fn one_list(store: &mailroom_store::Store, address: &str) -> ApiResult<mailroom_
 )]
 pub async fn add_list(
     State(state): State<ApiState>,
-    Json(body): Json<NewAddress>,
+    Body(body): Body<NewAddress>,
 ) -> ApiResult<(StatusCode, Json<ListInfo>)> {
     let list = run(&state, move |store| {
         store.add_list(&body.address)?;
@@ -227,7 +227,7 @@ pub async fn remove_list(State(state): State<ApiState>, Path(address): Path<Stri
 pub async fn add_member(
     State(state): State<ApiState>,
     Path(address): Path<String>,
-    Json(body): Json<NewAddress>,
+    Body(body): Body<NewAddress>,
 ) -> ApiResult<(StatusCode, Json<ListInfo>)> {
     let list = run(&state, move |store| {
         store.add_list_member(&address, &body.address)?;
@@ -280,7 +280,7 @@ pub async fn remove_member(
 pub async fn set_catch_all(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-    Json(body): Json<CatchAll>,
+    Body(body): Body<CatchAll>,
 ) -> ApiResult<Json<DomainInfo>> {
     let domain = run(&state, move |store| {
         store.set_catch_all(&name, body.target.as_deref())?;

@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, Body, ErrorBody};
+use super::remote::Peer;
 
 /// Settings-table key of the admin password's Argon2id hash. It is not a
 /// setting in [`crate::config::SETTINGS`], so `settings list` never shows it
@@ -144,7 +145,15 @@ pub fn origin_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
 /// path but the public ones.
 pub async fn guard(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).map(|v| v.to_str().unwrap_or("\u{0}"));
-    if !origin_allowed(origin, &state.origins) {
+    let remote = req.extensions().get::<ConnectInfo<Peer>>().is_some_and(|c| c.0.remote);
+    let allowed = if remote {
+        // A page served over the remote listener: https:// and the host the browser asked for.
+        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        vec![format!("https://{host}")]
+    } else {
+        state.origins.clone()
+    };
+    if !origin_allowed(origin, &allowed) {
         tracing::warn!(origin = origin.unwrap_or(""), path = %req.uri().path(), "admin API request from a foreign origin refused");
         return ApiError::new(StatusCode::FORBIDDEN, "requests from other web sites are not allowed").into_response();
     }
@@ -198,10 +207,10 @@ pub struct LoginResponse {
 )]
 pub async fn login(
     State(state): State<ApiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<LoginRequest>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    Body(req): Body<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let ip: IpAddr = peer.ip();
+    let ip: IpAddr = peer.addr.ip();
     let throttle = state.backend.throttle();
     if throttle.check(ip) == ThrottleVerdict::Block {
         tracing::warn!(peer = %ip, "admin login refused: too many failures");
@@ -222,6 +231,9 @@ pub async fn login(
     }
     let delay = throttle.failure(ip);
     tracing::warn!(peer = %ip, failures = throttle.failures(ip), "failed admin login");
+    if throttle.check(ip) == ThrottleVerdict::Block {
+        tracing::warn!(peer = %ip, notify = "ban", "address blocked after too many failed logins");
+    }
     tokio::time::sleep(delay).await;
     Err(ApiError::unauthorized("wrong password (set it with \"mailroomd admin-password\")"))
 }

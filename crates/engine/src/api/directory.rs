@@ -3,13 +3,13 @@
 //! (adding a domain creates its postmaster account and DKIM keys).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, Body, ErrorBody, Params};
 
 /// A local domain.
 #[derive(Debug, Serialize, ToSchema)]
@@ -133,7 +133,7 @@ pub async fn list_domains(State(state): State<ApiState>) -> ApiResult<Json<Vec<D
 )]
 pub async fn add_domain(
     State(state): State<ApiState>,
-    Json(body): Json<NewDomain>,
+    Body(body): Body<NewDomain>,
 ) -> ApiResult<(StatusCode, Json<DomainInfo>)> {
     let d = run(&state, move |store| Ok(crate::domains::add_domain(store, &body.name)?)).await?;
     Ok((StatusCode::CREATED, Json(d.into())))
@@ -171,7 +171,7 @@ pub async fn remove_domain(State(state): State<ApiState>, Path(name): Path<Strin
 )]
 pub async fn list_accounts(
     State(state): State<ApiState>,
-    Query(filter): Query<AccountFilter>,
+    Params(filter): Params<AccountFilter>,
 ) -> ApiResult<Json<Vec<AccountInfo>>> {
     let list = run(&state, move |store| Ok(store.list_accounts(filter.domain.as_deref())?)).await?;
     Ok(Json(list.into_iter().map(AccountInfo::from).collect()))
@@ -194,7 +194,7 @@ pub async fn list_accounts(
 )]
 pub async fn add_account(
     State(state): State<ApiState>,
-    Json(body): Json<NewAccount>,
+    Body(body): Body<NewAccount>,
 ) -> ApiResult<(StatusCode, Json<AccountInfo>)> {
     if body.quota_bytes < 0 {
         return Err(ApiError::invalid("the quota cannot be negative"));
@@ -222,7 +222,7 @@ pub async fn add_account(
 pub async fn update_account(
     State(state): State<ApiState>,
     Path(address): Path<String>,
-    Json(change): Json<AccountChange>,
+    Body(change): Body<AccountChange>,
 ) -> ApiResult<Json<AccountInfo>> {
     let a = run(&state, move |store| {
         let not_found = || ApiError::not_found(format!("there is no account {address}"));

@@ -80,3 +80,47 @@ impl IntoResponse for ApiError {
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON request body whose problems (not JSON, wrong content type, missing
+/// or mistyped fields) are answered as an [`ApiError`] with the usual
+/// `{"error": ...}` body instead of plain text.
+pub struct Body<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                format!("the request body is not acceptable: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+/// Query parameters whose problems are answered as a JSON [`ApiError`]
+/// (422) instead of plain text.
+pub struct Params<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Params<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Params(value)),
+            Err(rejection) => {
+                Err(ApiError::invalid(format!("the query parameters are not acceptable: {}", rejection.body_text())))
+            }
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! `GET /api/v1/events`: the server's log events as they happen, as
-//! Server-Sent Events (one `log` event per tracing event, its data the JSON
-//! object `{time, level, target, message, fields}`; see
-//! [`crate::logging::subscribe`]).
+//! Server-Sent Events. Each tracing event is one SSE event named by its kind
+//! (`log`, `status` or `notification`), its data the JSON object
+//! `{time, level, kind, target, message, fields}`; see
+//! [`crate::logging::LiveEvent`].
 
 use std::convert::Infallible;
 
@@ -16,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
     tag = "events",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Server-Sent Events: `log` events whose data is {time, level, target, message, fields}; a `lagged` event tells how many events a slow reader missed", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events named `log`, `status` (a listener, the settings or the queue changed state) or `notification` (bounce, ban, cert_expiring, disk_low, listener_stopped; the kind is in fields.notify), each with data {time, level, kind, target, message, fields}; a `lagged` event tells how many events a slow reader missed", content_type = "text/event-stream", body = String),
         (status = 401, description = "Not logged in", body = super::error::ErrorBody)
     )
 )]
@@ -24,7 +25,7 @@ pub async fn events() -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = crate::logging::subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         match rx.recv().await {
-            Ok(line) => Some((Ok(Event::default().event("log").data(line.as_ref())), rx)),
+            Ok(ev) => Some((Ok(Event::default().event(ev.kind).data(ev.json.as_ref())), rx)),
             Err(RecvError::Lagged(missed)) => Some((Ok(Event::default().event("lagged").data(missed.to_string())), rx)),
             Err(RecvError::Closed) => None,
         }

@@ -2,7 +2,10 @@
 //! default), used by the web UI, the desktop app and scripts.
 //!
 //! * [`auth`]: the local token file, admin-password logins, the origin check;
-//! * [`status`]: `GET /api/v1/status`;
+//! * [`status`]: `GET /api/v1/status`; [`listeners`]: stopping and starting
+//!   each protocol's listener;
+//! * [`ipranges`]: the IP filter;
+//! * [`remote`]: remote administration over HTTPS;
 //! * [`settings`]: reading and changing server settings;
 //! * [`directory`]: domains and accounts;
 //! * [`aliases`]: aliases, distribution lists and catch-all addresses;
@@ -19,8 +22,11 @@ pub mod auth;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod ipranges;
+pub mod listeners;
 pub mod openapi;
 pub mod queue;
+pub mod remote;
 pub mod settings;
 pub mod status;
 
@@ -33,41 +39,33 @@ use axum::Router;
 use axum::routing::{delete, get, post, put};
 
 use crate::backend::MailBackend;
-use crate::config::Config;
+use crate::listener_set::ListenerSet;
 
 /// Standard port of the admin API (the `--port-offset` is added to it).
 pub const ADMIN_PORT: u16 = 8080;
 
-/// A listener as the status endpoint reports it.
-pub struct ListenerEntry {
-    /// Name as in `runtime.json`.
-    pub name: &'static str,
-    /// Address it listens on.
-    pub address: SocketAddr,
-    /// Its accept task (none for the API itself, which is running if it answers).
-    pub task: Option<tokio::task::AbortHandle>,
-}
-
 /// Everything the handlers share.
 pub struct Api {
-    /// The engine's backend (store, settings, login throttle).
+    /// The engine's backend (store, settings in effect, login throttle).
     pub backend: Arc<MailBackend>,
-    /// Settings in effect since start.
-    pub config: Arc<Config>,
     /// The data directory.
     pub data_dir: PathBuf,
     /// Contents of `DIR/admin.token`.
     pub local_token: String,
     /// Admin-password sessions.
     pub sessions: auth::Sessions,
-    /// Origins allowed in an `Origin` header.
+    /// Origins allowed in an `Origin` header on the local listener.
     pub origins: Vec<String>,
     /// When the engine started.
     pub started: Instant,
     /// The same, as RFC 3339 text.
     pub started_at: String,
-    /// Every listener, for the status endpoint.
-    pub listeners: Vec<ListenerEntry>,
+    /// The mail listeners, which can be stopped and started.
+    pub listeners: Arc<ListenerSet>,
+    /// Address of the local admin API.
+    pub admin_address: SocketAddr,
+    /// Remote administration over HTTPS.
+    pub remote: remote::RemoteAdmin,
 }
 
 /// Shared state of the API's handlers.
@@ -99,6 +97,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/queue/{id}", get(queue::show).delete(queue::remove))
         .route("/api/v1/queue/{id}/retry", post(queue::retry))
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/listeners", get(listeners::list))
+        .route("/api/v1/listeners/{name}/stop", post(listeners::stop))
+        .route("/api/v1/listeners/{name}/start", post(listeners::start))
+        .route("/api/v1/ip-ranges", get(ipranges::list).post(ipranges::add))
+        .route("/api/v1/ip-ranges/{id}", put(ipranges::update).delete(ipranges::remove))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
@@ -110,7 +113,7 @@ async fn not_found() -> error::ApiError {
 
 /// Serves the API on `listener` until the task is aborted.
 pub async fn serve(listener: tokio::net::TcpListener, state: ApiState) {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state).into_make_service_with_connect_info::<remote::Peer>();
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "admin API stopped");
     }

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{aliases, auth, directory, error, events, queue, settings, status};
+use super::{aliases, auth, directory, error, events, ipranges, listeners, queue, settings, status};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -17,6 +17,13 @@ use super::{aliases, auth, directory, error, events, queue, settings, status};
     paths(
         auth::login,
         status::status,
+        listeners::list,
+        listeners::stop,
+        listeners::start,
+        ipranges::list,
+        ipranges::add,
+        ipranges::update,
+        ipranges::remove,
         settings::list,
         settings::set,
         directory::list_domains,
@@ -103,6 +110,11 @@ mod tests {
             "/api/v1/queue/retry-all",
             "/api/v1/queue/pause",
             "/api/v1/queue/resume",
+            "/api/v1/listeners",
+            "/api/v1/listeners/{name}/stop",
+            "/api/v1/listeners/{name}/start",
+            "/api/v1/ip-ranges",
+            "/api/v1/ip-ranges/{id}",
             "/api/v1/events",
             "/api/v1/openapi.json",
         ] {

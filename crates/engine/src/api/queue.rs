@@ -7,7 +7,7 @@
 //! after `mailroomd queue retry`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use mailroom_store::{QueueEntry, Store};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ApiState;
 use super::directory::run;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ErrorBody, Params};
 use crate::config;
 
 /// The statuses a queued message can have.
@@ -169,7 +169,7 @@ fn check_id(id: &str) -> ApiResult<()> {
         (status = 422, description = "Unknown status or bad domain name", body = ErrorBody)
     )
 )]
-pub async fn list(State(state): State<ApiState>, Query(filter): Query<QueueFilter>) -> ApiResult<Json<QueueListing>> {
+pub async fn list(State(state): State<ApiState>, Params(filter): Params<QueueFilter>) -> ApiResult<Json<QueueListing>> {
     let status = filter.status.map(|s| s.trim().to_ascii_lowercase());
     if let Some(s) = &status
         && !STATUSES.contains(&s.as_str())
@@ -310,7 +310,7 @@ pub async fn remove(State(state): State<ApiState>, Path(id): Path<String>) -> Ap
 )]
 pub async fn pause(State(state): State<ApiState>) -> ApiResult<Json<QueueChange>> {
     run(&state, |store| Ok(set_paused(store, true)?)).await?;
-    tracing::info!("outbound delivery paused through the admin API");
+    tracing::info!(change = "queue", paused = true, "outbound delivery paused through the admin API");
     Ok(Json(QueueChange { recipients: 0, paused: true }))
 }
 
@@ -328,7 +328,7 @@ pub async fn pause(State(state): State<ApiState>) -> ApiResult<Json<QueueChange>
 pub async fn resume(State(state): State<ApiState>) -> ApiResult<Json<QueueChange>> {
     run(&state, |store| Ok(set_paused(store, false)?)).await?;
     state.backend.wake_queue();
-    tracing::info!("outbound delivery resumed through the admin API");
+    tracing::info!(change = "queue", paused = false, "outbound delivery resumed through the admin API");
     Ok(Json(QueueChange { recipients: 0, paused: false }))
 }
 

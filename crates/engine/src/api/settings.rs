@@ -1,5 +1,7 @@
 //! `GET /api/v1/settings` and `PUT /api/v1/settings/{key}`: the same
-//! settings, defaults and validation as `mailroomd settings`.
+//! settings, defaults and validation as `mailroomd settings`. A change
+//! applies at once unless the setting is one of
+//! [`crate::live::RESTART_SETTINGS`]; the answer says which.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -7,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, Body, ErrorBody};
 use crate::config::{self, SetError};
 
 /// One setting.
@@ -21,6 +23,12 @@ pub struct Setting {
     pub default: String,
     /// What it means.
     pub help: String,
+    /// `now` if a change applies at once, `restart` if it waits for the next start.
+    pub applies: String,
+}
+
+fn applies(key: &str) -> String {
+    if crate::live::needs_restart(key) { "restart" } else { "now" }.to_string()
 }
 
 /// Body of `PUT /api/v1/settings/{key}`.
@@ -52,6 +60,7 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<Setting>>
                     value: config::value(&store, def.key)?,
                     default: def.default.to_string(),
                     help: def.help.to_string(),
+                    applies: applies(def.key),
                 })
             })
             .collect()
@@ -61,7 +70,7 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<Setting>>
     Ok(Json(out))
 }
 
-/// Changes a setting (it takes effect when the server restarts).
+/// Changes a setting; it applies at once unless `applies` says `restart`.
 #[utoipa::path(
     put,
     path = "/api/v1/settings/{key}",
@@ -79,18 +88,21 @@ pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<Setting>>
 pub async fn set(
     State(state): State<ApiState>,
     Path(key): Path<String>,
-    Json(body): Json<SettingValue>,
+    Body(body): Body<SettingValue>,
 ) -> ApiResult<Json<Setting>> {
-    let store = state.backend.store().clone();
+    let s = state.clone();
     let setting = tokio::task::spawn_blocking(move || -> ApiResult<Setting> {
-        let value = config::set(&store, &key, &body.value).map_err(|e| match e {
+        let store = s.backend.store();
+        let value = config::set(store, &key, &body.value).map_err(|e| match e {
             SetError::Unknown(m) => ApiError::not_found(m),
             SetError::Invalid(m) => ApiError::invalid(m),
             SetError::Store(e) => e.into(),
         })?;
         let def = config::find(&key).ok_or_else(|| ApiError::not_found(format!("no setting \"{key}\"")))?;
         tracing::info!(key = %key, value = %value, "setting changed through the admin API");
-        Ok(Setting { key, value, default: def.default.to_string(), help: def.help.to_string() })
+        s.backend.live().refresh(store)?;
+        let applies = applies(&key);
+        Ok(Setting { key, value, default: def.default.to_string(), help: def.help.to_string(), applies })
     })
     .await
     .map_err(ApiError::internal)??;

@@ -1,7 +1,6 @@
 //! `GET /api/v1/status`: what the dashboard shows at a glance — version,
-//! uptime, listeners, counts, free disk space and certificate expiry.
-
-use std::path::Path;
+//! uptime, listeners, counts, free disk space, certificate expiry, settings
+//! waiting for a restart, and warnings in plain language.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,12 +13,16 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 /// One listening socket.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListenerStatus {
-    /// Name, as in `runtime.json` (`smtp`, `imaps`, `admin`, ...).
+    /// Name, as in `runtime.json` (`smtp`, `imaps`, `admin`, `admin_remote`, ...).
     pub name: String,
+    /// What a person would call it.
+    pub label: String,
     /// Address and port.
     pub address: String,
-    /// Whether it is still accepting connections.
+    /// Whether it is accepting connections.
     pub running: bool,
+    /// Whether POST /api/v1/listeners/{name}/stop and /start apply to it.
+    pub can_stop: bool,
 }
 
 /// How much is configured and waiting.
@@ -48,10 +51,16 @@ pub struct Status {
     pub listeners: Vec<ListenerStatus>,
     /// Counts of domains, accounts and queued messages.
     pub counts: Counts,
+    /// Outbound delivery is paused.
+    pub queue_paused: bool,
     /// Free space for the data directory, in bytes (absent where unknown).
     pub disk_free_bytes: Option<u64>,
     /// When the TLS certificate expires, RFC 3339 (absent if unreadable).
     pub certificate_expires_at: Option<String>,
+    /// Settings changed since start that take effect at the next restart.
+    pub restart_needed: Vec<String>,
+    /// Problems to show, in plain language (empty when all is well).
+    pub warnings: Vec<String>,
 }
 
 /// The engine's state at a glance.
@@ -67,7 +76,7 @@ pub struct Status {
 )]
 pub async fn status(State(state): State<ApiState>) -> ApiResult<Json<Status>> {
     let s = state.clone();
-    let (counts, disk, cert) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (counts, paused, health, restart) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let store = s.backend.store();
         let domains = store.list_domains()?.len() as u64;
         let accounts = store.list_accounts(None)?.len() as u64;
@@ -75,72 +84,85 @@ pub async fn status(State(state): State<ApiState>) -> ApiResult<Json<Status>> {
         ids.sort();
         ids.dedup();
         let counts = Counts { domains, accounts, queue: ids.len() as u64 };
-        let cert = certificate_expiry(&s.data_dir.join(crate::paths::TLS_DIR).join(mailroom_transport::tls::CERT_FILE));
-        Ok((counts, free_bytes(&s.data_dir), cert))
+        let paused = crate::config::value(store, "queue_paused")? == "true";
+        let health = crate::watch::health(&s.data_dir, &s.backend.config());
+        let restart = s.backend.live().restart_needed(store)?;
+        Ok((counts, paused, health, restart))
     })
     .await
     .map_err(ApiError::internal)??;
-    let listeners = state
-        .listeners
-        .iter()
-        .map(|l| ListenerStatus {
-            name: l.name.to_string(),
-            address: l.address.to_string(),
-            running: l.task.as_ref().is_none_or(|t| !t.is_finished()),
-        })
-        .collect();
+    let listeners = listener_statuses(&state);
+    let config = state.backend.config();
+    let mut warnings = Vec::new();
+    for l in listeners.iter().filter(|l| !l.running && l.name != "admin_remote") {
+        warnings.push(format!("{} on {} is stopped.", l.label, l.address));
+    }
+    if config.admin_remote_access && !state.remote.is_open() {
+        warnings.push(format!(
+            "Remote administration is switched on but could not open {}; see the log.",
+            state.remote.address()
+        ));
+    }
+    if paused {
+        warnings.push("Outbound delivery is paused; mail to other servers waits in the queue.".into());
+    }
+    if health.disk_low {
+        warnings.push(format!(
+            "Disk space is running out: {} MB free for the mail data.",
+            health.disk_free.unwrap_or(0) >> 20
+        ));
+    }
+    if health.cert_expiring {
+        warnings.push("The TLS certificate expires soon or has expired; renew or replace it.".into());
+    }
+    if !restart.is_empty() {
+        warnings.push(format!("Restart Mailroom to apply: {}.", restart.join(", ")));
+    }
     Ok(Json(Status {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_secs: state.started.elapsed().as_secs(),
         started_at: state.started_at.clone(),
-        hostname: state.config.hostname.clone(),
+        hostname: config.hostname.clone(),
         listeners,
         counts,
-        disk_free_bytes: disk,
-        certificate_expires_at: cert,
+        queue_paused: paused,
+        disk_free_bytes: health.disk_free,
+        certificate_expires_at: health
+            .cert_expires
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(|t| t.to_rfc3339()),
+        restart_needed: restart.into_iter().map(String::from).collect(),
+        warnings,
     }))
 }
 
-/// Bytes available to the engine on the file system of `dir`.
-#[cfg(unix)]
-fn free_bytes(dir: &Path) -> Option<u64> {
-    let st = rustix::fs::statvfs(dir).ok()?;
-    Some(st.f_bavail.saturating_mul(st.f_frsize))
-}
-
-/// Not measured on this system.
-#[cfg(not(unix))]
-fn free_bytes(_dir: &Path) -> Option<u64> {
-    None
-}
-
-/// The `notAfter` time of the first certificate in a PEM file.
-fn certificate_expiry(pem_path: &Path) -> Option<String> {
-    let data = std::fs::read(pem_path).ok()?;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(&data).ok()?;
-    let cert = pem.parse_x509().ok()?;
-    let ts = cert.validity().not_after.timestamp();
-    chrono::DateTime::from_timestamp(ts, 0).map(|t| t.to_rfc3339())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_certificate_expiry() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        mailroom_transport::tls::ensure_self_signed(dir.path(), "mail.example.test").expect("cert");
-        let expiry = certificate_expiry(&dir.path().join("cert.pem")).expect("expiry");
-        let t = chrono::DateTime::parse_from_rfc3339(&expiry).expect("rfc3339");
-        assert!(t.timestamp() > chrono::Utc::now().timestamp());
-        assert!(certificate_expiry(&dir.path().join("missing.pem")).is_none());
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn measures_free_space() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        assert!(free_bytes(dir.path()).is_some());
-    }
+/// Every listener: the mail ports, the local admin API and remote administration.
+pub fn listener_statuses(state: &ApiState) -> Vec<ListenerStatus> {
+    let mut out: Vec<ListenerStatus> = state
+        .listeners
+        .states()
+        .into_iter()
+        .map(|l| ListenerStatus {
+            name: l.name.to_string(),
+            label: l.label.to_string(),
+            address: l.address.to_string(),
+            running: l.running,
+            can_stop: true,
+        })
+        .collect();
+    out.push(ListenerStatus {
+        name: crate::listeners::ADMIN_LISTENER.name.into(),
+        label: crate::listeners::ADMIN_LISTENER.label.into(),
+        address: state.admin_address.to_string(),
+        running: true,
+        can_stop: false,
+    });
+    out.push(ListenerStatus {
+        name: crate::listeners::REMOTE_ADMIN_LISTENER.name.into(),
+        label: crate::listeners::REMOTE_ADMIN_LISTENER.label.into(),
+        address: state.remote.address().to_string(),
+        running: state.remote.is_open(),
+        can_stop: false,
+    });
+    out
 }

@@ -26,6 +26,9 @@ pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::Relay(c) => relay(&store, data_dir, c),
         Command::TlsPolicy(c) => tls_policy(&store, c),
         Command::Dkim(DkimCmd::Show { domain, json }) => dkim_show(&store, &domain, json),
+        Command::IpRange(c) => super::iprange::run(&store, c),
+        Command::Status => super::live_api::status(data_dir),
+        Command::Listener(c) => super::live_api::listener(data_dir, c),
         Command::AdminPassword { password } => {
             let password = read_password(password)?;
             crate::api::auth::set_admin_password(&store, &password)?;

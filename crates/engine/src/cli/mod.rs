@@ -5,6 +5,8 @@
 //! status is 0 on success, 1 with a message on stderr otherwise.
 
 mod admin;
+mod iprange;
+mod live_api;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -68,6 +70,14 @@ pub enum Command {
     /// Show the DKIM records to publish in DNS.
     #[command(subcommand)]
     Dkim(DkimCmd),
+    /// Decide which addresses may connect to which protocols, and which may relay.
+    #[command(subcommand, name = "iprange")]
+    IpRange(IpRangeCmd),
+    /// Show the running server's state (through its admin API).
+    Status,
+    /// Stop or start one protocol's listener on the running server.
+    #[command(subcommand)]
+    Listener(ListenerCmd),
     /// Set the password for logging in to the admin API and web interface.
     AdminPassword {
         /// The password (read from standard input if omitted).
@@ -90,6 +100,52 @@ pub struct ServeArgs {
     /// loopback unless a firewall guards it.
     #[arg(long, default_value = "127.0.0.1")]
     pub admin_bind: IpAddr,
+}
+
+/// IP filter commands.
+#[derive(Subcommand, Debug)]
+pub enum IpRangeCmd {
+    /// Show every rule in the order they are looked at.
+    List,
+    /// Add a rule.
+    Add {
+        /// Network such as 192.168.1.0/24, or one address.
+        network: String,
+        /// allow or deny.
+        action: String,
+        /// all, or some of smtp, submission, pop3, imap, admin (comma-separated).
+        #[arg(long, default_value = "all")]
+        protocols: String,
+        /// Clients in the range may send to other servers without logging in.
+        #[arg(long)]
+        relay: bool,
+        /// Lower numbers are looked at first.
+        #[arg(long, default_value_t = 100)]
+        priority: i64,
+        /// A description.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Remove a rule by its id.
+    Remove {
+        /// The id shown by `iprange list`.
+        id: i64,
+    },
+}
+
+/// Listener commands (they need the server running).
+#[derive(Subcommand, Debug)]
+pub enum ListenerCmd {
+    /// Close a listener's port: smtp, submission, submissions, pop3, pop3s, imap or imaps.
+    Stop {
+        /// Listener name.
+        name: String,
+    },
+    /// Open a stopped listener again.
+    Start {
+        /// Listener name.
+        name: String,
+    },
 }
 
 /// Domain commands.

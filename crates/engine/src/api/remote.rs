@@ -1,0 +1,186 @@
+//! Remote administration: the admin API on the server's public address,
+//! over HTTPS only, opened and closed at once when the
+//! `admin_remote_access` setting changes.
+//!
+//! It uses the mail certificate. Each connection's TLS handshake runs in its
+//! own task with a time limit, so a slow client cannot hold up others; the
+//! IP filter (protocol `admin`) is applied before the handshake. Logins are
+//! throttled per address like every other login, and cross-site requests
+//! are refused by the origin check ([`super::auth`]), which on this listener
+//! accepts only `https://` plus the `Host` the browser asked for.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::ApiState;
+
+/// Standard port of remote administration (the `--port-offset` is added).
+pub const REMOTE_ADMIN_PORT: u16 = 8443;
+
+/// How long a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Handshakes in progress at once; more wait in the kernel's backlog.
+const MAX_HANDSHAKES: usize = 64;
+
+/// Who sent an admin API request, and over which listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// Client address.
+    pub addr: SocketAddr,
+    /// It came over the remote HTTPS listener.
+    pub remote: bool,
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        Self { addr: *stream.remote_addr(), remote: false }
+    }
+}
+
+impl Connected<IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        Self { addr: *stream.remote_addr(), remote: true }
+    }
+}
+
+/// Connections whose handshake is done, for axum to serve.
+pub struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accepting task ended: nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+/// Accepts TCP connections, applies the IP filter and runs handshakes.
+async fn handshakes(
+    tcp: TcpListener,
+    tls: TlsAcceptor,
+    state: ApiState,
+    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let (stream, peer) = match tcp.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(listener = "admin_remote", error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let verdict = state.backend.live().ip_rules().check(peer.ip(), "admin");
+        if !verdict.allowed {
+            tracing::warn!(peer = %peer, listener = "admin_remote", rule = verdict.rule, "connection refused by the IP filter");
+            continue;
+        }
+        let tls = tls.clone();
+        let ready = ready.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(conn)) => {
+                    let _ = ready.send((conn, peer)).await;
+                }
+                Ok(Err(e)) => tracing::info!(peer = %peer, error = %e, "admin TLS handshake failed"),
+                Err(_) => tracing::info!(peer = %peer, "admin TLS handshake timed out"),
+            }
+        });
+    }
+}
+
+/// The remote listener's place: where it would listen, and its tasks when open.
+pub struct RemoteAdmin {
+    address: SocketAddr,
+    tls: TlsAcceptor,
+    open: Mutex<Option<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl RemoteAdmin {
+    /// Remote administration on `bind`:`port`, closed until [`Self::sync`] opens it.
+    pub fn new(bind: IpAddr, port: u16, tls: TlsAcceptor) -> Self {
+        Self { address: SocketAddr::new(bind, port), tls, open: Mutex::new(None) }
+    }
+
+    /// The address it listens on when open.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Whether it is open.
+    pub fn is_open(&self) -> bool {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|tasks| tasks.iter().all(|t| !t.is_finished()))
+    }
+
+    /// Opens or closes the listener to match `wanted`. Failing to open is
+    /// logged (and retried at the next call).
+    pub fn sync(&self, wanted: bool, state: &ApiState) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        match (wanted, open.is_some()) {
+            (true, false) => {
+                let spec = crate::listeners::REMOTE_ADMIN_LISTENER;
+                let socket = match crate::listeners::bind(self.address, &spec) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let why = crate::listeners::explain(&[e]).join(" ");
+                        tracing::error!(listener = spec.name, error = %why, "remote administration could not start");
+                        return;
+                    }
+                };
+                let tcp = match TcpListener::from_std(socket) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::error!(listener = spec.name, error = %e, "remote administration could not start");
+                        return;
+                    }
+                };
+                let (tx, rx) = mpsc::channel(MAX_HANDSHAKES);
+                let accept = tokio::spawn(handshakes(tcp, self.tls.clone(), state.clone(), tx));
+                let listener = TlsListener { ready: rx, local: self.address };
+                let app = super::router(state.clone()).into_make_service_with_connect_info::<Peer>();
+                let serve = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "remote administration stopped");
+                    }
+                });
+                *open = Some(vec![accept.abort_handle(), serve.abort_handle()]);
+                tracing::info!(listener = spec.name, address = %self.address, change = "listener", "remote administration open (HTTPS)");
+            }
+            (false, true) => {
+                for task in open.take().into_iter().flatten() {
+                    task.abort();
+                }
+                tracing::info!(listener = "admin_remote", address = %self.address, change = "listener", "remote administration closed");
+            }
+            _ => {}
+        }
+    }
+}

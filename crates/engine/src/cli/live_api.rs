@@ -1,0 +1,104 @@
+//! Commands that act on the running server (`status`, `listener stop|start`)
+//! go through its admin API, like the desktop app: the address comes from
+//! `runtime.json` and the credentials from the local `admin.token` file.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+
+use super::ListenerCmd;
+
+/// Sends one request to the running server's admin API; returns the status
+/// code and the JSON body.
+fn call(data_dir: &Path, method: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+    let runtime = std::fs::read_to_string(data_dir.join(crate::paths::RUNTIME_FILE)).context(
+        "Mailroom is not running with this data directory (no runtime.json); start it with `mailroomd serve`",
+    )?;
+    let runtime: Value = serde_json::from_str(&runtime).context("runtime.json is damaged")?;
+    let addr: SocketAddr = runtime["listeners"]["admin"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .context("runtime.json does not name the admin API's address")?;
+    let token = std::fs::read_to_string(data_dir.join(crate::api::auth::TOKEN_FILE))
+        .context("cannot read admin.token; run this as the account that runs Mailroom")?;
+    let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .with_context(|| format!("cannot reach the admin API at {addr}; is Mailroom running?"))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        tcp,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        token.trim()
+    )?;
+    let mut raw = Vec::new();
+    tcp.take(16 << 20).read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").context("the admin API sent an incomplete answer")?;
+    let code = head.split(' ').nth(1).and_then(|c| c.parse().ok()).context("the admin API sent no status code")?;
+    let body = if body.is_empty() { Value::Null } else { serde_json::from_str(body).unwrap_or(Value::Null) };
+    Ok((code, body))
+}
+
+fn error_text(body: &Value) -> String {
+    body["error"].as_str().unwrap_or("unexpected answer").to_string()
+}
+
+/// `mailroomd status`.
+pub(super) fn status(data_dir: &Path) -> anyhow::Result<()> {
+    let (code, s) = call(data_dir, "GET", "/api/v1/status")?;
+    if code != 200 {
+        bail!("{}", error_text(&s));
+    }
+    println!(
+        "Mailroom {} on {}, running for {} min.",
+        s["version"].as_str().unwrap_or("?"),
+        s["hostname"].as_str().unwrap_or("?"),
+        s["uptime_secs"].as_u64().unwrap_or(0) / 60
+    );
+    for l in s["listeners"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<34} {:<24} {}",
+            l["label"].as_str().unwrap_or(""),
+            l["address"].as_str().unwrap_or(""),
+            if l["running"].as_bool() == Some(true) { "running" } else { "stopped" }
+        );
+    }
+    let c = &s["counts"];
+    println!(
+        "Domains: {}  Accounts: {}  Queued messages: {}",
+        c["domains"].as_u64().unwrap_or(0),
+        c["accounts"].as_u64().unwrap_or(0),
+        c["queue"].as_u64().unwrap_or(0)
+    );
+    let warnings: Vec<&str> = s["warnings"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if warnings.is_empty() {
+        println!("All is well.");
+    }
+    for w in warnings {
+        println!("Warning: {w}");
+    }
+    Ok(())
+}
+
+/// `mailroomd listener stop|start NAME`.
+pub(super) fn listener(data_dir: &Path, cmd: ListenerCmd) -> anyhow::Result<()> {
+    let (verb, name) = match &cmd {
+        ListenerCmd::Stop { name } => ("stop", name),
+        ListenerCmd::Start { name } => ("start", name),
+    };
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("there is no listener called \"{name}\"");
+    }
+    let (code, body) = call(data_dir, "POST", &format!("/api/v1/listeners/{name}/{verb}"))?;
+    if code != 200 {
+        bail!("{}", error_text(&body));
+    }
+    let l = &body["listener"];
+    let state = if l["running"].as_bool() == Some(true) { "running" } else { "stopped" };
+    let already = if body["changed"].as_bool() == Some(false) { " (it already was)" } else { "" };
+    println!("{} on {} is {state}{already}.", l["label"].as_str().unwrap_or(name), l["address"].as_str().unwrap_or(""));
+    Ok(())
+}
