@@ -11,6 +11,8 @@
 //! * [`delivery`]: the outbound scheduler (queue → MX or relay, retries,
 //!   bounces, delay warnings, DKIM signing); [`domains`]: domain set-up with
 //!   DKIM keys; [`secrets`]: encryption of stored relay passwords;
+//! * [`dns_records`]: the DNS records each domain needs, and a live check of
+//!   what is published;
 //! * [`serve`]: start-up, `runtime.json`, shutdown;
 //! * [`api`]: the admin HTTP/JSON API (token file, logins, status, settings,
 //!   domains, accounts, live log, OpenAPI description);
@@ -21,6 +23,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod dns_records;
 pub mod domains;
 mod imap_backend;
 pub mod listeners;
