@@ -27,6 +27,7 @@ async fn wanted(state: &ApiState, name: String) -> ApiResult<(DomainRecords, Vec
 #[utoipa::path(
     get,
     path = "/api/v1/domains/{name}/dns",
+    operation_id = "domain_dns_records",
     tag = "dns",
     security(("bearer" = [])),
     params(("name" = String, Path, description = "Domain name")),
@@ -45,6 +46,7 @@ pub async fn records(State(state): State<ApiState>, Path(name): Path<String>) ->
 #[utoipa::path(
     get,
     path = "/api/v1/domains/{name}/dns/check",
+    operation_id = "domain_dns_check",
     tag = "dns",
     security(("bearer" = [])),
     params(("name" = String, Path, description = "Domain name")),

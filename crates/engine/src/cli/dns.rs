@@ -70,7 +70,7 @@ pub(super) fn run(store: &Store, cmd: DnsCmd) -> anyhow::Result<()> {
                 }
             }
             if !checked.ok {
-                bail!("{} required DNS record(s) of {} are missing or wrong", not_right.len(), checked.domain);
+                bail!("{} required DNS record(s) of {} are not published correctly", not_right.len(), checked.domain);
             }
             Ok(())
         }

@@ -63,12 +63,22 @@ pub(super) async fn all(
     let mut found = Found::default();
     for (name, got) in answers {
         match got {
-            Got::Mx(a) => found.mx.insert(name, a).map(drop),
-            Got::Addrs(a) => found.addrs.insert(name, a).map(drop),
-            Got::Txt(a) => found.txt.insert(name, a).map(drop),
-            Got::Cname(a) => found.cname.insert(name, a).map(drop),
-            Got::Srv(a) => found.srv.insert(name, a).map(drop),
-        };
+            Got::Mx(a) => {
+                found.mx.insert(name, a);
+            }
+            Got::Addrs(a) => {
+                found.addrs.insert(name, a);
+            }
+            Got::Txt(a) => {
+                found.txt.insert(name, a);
+            }
+            Got::Cname(a) => {
+                found.cname.insert(name, a);
+            }
+            Got::Srv(a) => {
+                found.srv.insert(name, a);
+            }
+        }
     }
     found
 }
