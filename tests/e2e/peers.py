@@ -115,8 +115,11 @@ class TestDNS:
                "nullmx.test": {"MX": [(0, ".")]}}
 
     Names are case-insensitive. A known name without records of the asked
-    type gets an empty NOERROR answer; an unknown name gets NXDOMAIN.
-    `records` may be changed while the server runs.
+    type gets an empty NOERROR answer; an unknown name gets NXDOMAIN. A name
+    with a CNAME (CNAME=["target.test"]) answers every other type with the
+    CNAME followed by the target's records of that type, as an authoritative
+    server does for names in its zone. SRV values are (priority, weight,
+    port, target). `records` may be changed while the server runs.
     """
 
     __test__ = False  # not a pytest test class
@@ -158,7 +161,7 @@ class TestDNS:
     # ---- server ----------------------------------------------------------
 
     def resolve(self, request, handler):
-        from dnslib import AAAA, MX, QTYPE, RCODE, RR, SOA, TXT, A
+        from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, SOA, SRV, TXT, A
 
         reply = request.reply()
         reply.header.aa = 1
@@ -168,6 +171,18 @@ class TestDNS:
             self.queries.append((_norm(qname), qtype))
             recs = self.records.get(_norm(qname))
             recs = None if recs is None else {k: list(v) for k, v in recs.items()}
+            # Follow a CNAME (a few steps at most) for any other type.
+            hops = 0
+            while recs is not None and recs.get("CNAME") and qtype != "CNAME" and hops < 8:
+                target = recs["CNAME"][0]
+                reply.add_answer(RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=60))
+                qname = target if target.endswith(".") else target + "."
+                recs = self.records.get(_norm(qname))
+                recs = None if recs is None else {k: list(v) for k, v in recs.items()}
+                hops += 1
+        if recs is None and hops:
+            # The CNAME target is not known here: the answer is the chain alone.
+            return reply
         if recs is None:
             reply.header.rcode = RCODE.NXDOMAIN
         if recs is None or not recs.get(qtype):
@@ -187,6 +202,11 @@ class TestDNS:
             elif qtype == "TXT":
                 raw = value.encode() if isinstance(value, str) else value
                 rdata = TXT([raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""])
+            elif qtype == "CNAME":
+                rdata = CNAME(value)
+            elif qtype == "SRV":
+                priority, weight, port, target = value
+                rdata = SRV(priority, weight, port, target)
             else:
                 continue
             reply.add_answer(RR(qname, request.q.qtype, rdata=rdata, ttl=60))

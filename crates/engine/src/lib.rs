@@ -16,6 +16,8 @@
 //!   DKIM keys; [`secrets`]: encryption of stored relay passwords;
 //! * [`serve`]: start-up, `runtime.json`, shutdown; [`watch`]: live settings
 //!   pick-up, remote administration on/off, disk and certificate warnings;
+//! * [`dns_records`]: the DNS records each domain needs, and a live check of
+//!   what is published;
 //! * [`api`]: the admin HTTP/JSON API (token file, logins, status, settings,
 //!   domains, accounts, live log, OpenAPI description);
 //! * [`cli`]: the command line, including the admin subcommands.
@@ -25,6 +27,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod dns_records;
 pub mod domains;
 mod imap_backend;
 pub mod ip_filter;

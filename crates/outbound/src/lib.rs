@@ -3,7 +3,8 @@
 //!
 //! * [`route`]: MX lookup (preference order, random among equals, A/AAAA
 //!   fallback when there is no MX, null MX per RFC 7505) with a resolver that
-//!   is the system's or a configured list of servers;
+//!   is the system's or a configured list of servers ([`route::resolver`],
+//!   which the engine's DNS record check uses too);
 //! * [`client`]: the SMTP client session (EHLO, STARTTLS by policy, AUTH for
 //!   relays, PIPELINING, SIZE/8BITMIME/SMTPUTF8 checks, one reply per
 //!   recipient);

@@ -7,7 +7,7 @@
 //! configured list of servers (UDP with TCP fallback).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
@@ -92,34 +92,7 @@ impl Router {
     /// A router that asks `cfg.dns_servers` (UDP, then TCP, on the given
     /// ports), or the system's resolvers when that list is empty.
     pub fn new(cfg: &OutboundConfig) -> Result<Router, RouteError> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = if cfg.dns_servers.is_empty() {
-            TokioResolver::builder(provider).map_err(|e| RouteError::Config(e.to_string()))?
-        } else {
-            let servers = cfg
-                .dns_servers
-                .iter()
-                .map(|sa| {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = sa.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = sa.port();
-                    NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
-                })
-                .collect();
-            let mut b = TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider);
-            // Configured servers are the whole truth: no /etc/hosts.
-            b.options_mut().use_hosts_file = ResolveHosts::Never;
-            b
-        };
-        let opts = builder.options_mut();
-        opts.attempts = 2;
-        opts.timeout = Duration::from_secs(3);
-        opts.cache_size = 256;
-        // Names are looked up fully qualified; never append search domains.
-        opts.ndots = 0;
-        let resolver = builder.build().map_err(|e| RouteError::Config(e.to_string()))?;
-        Ok(Router { resolver })
+        Ok(Router { resolver: resolver(&cfg.dns_servers)? })
     }
 
     /// The mail hosts of `domain`, in the order to try them.
@@ -235,6 +208,40 @@ impl Router {
             }
         }
     }
+}
+
+/// The resolver Mailroom uses for every DNS question: it asks `dns_servers`
+/// (UDP, then TCP, on the given ports) and nothing else, not even
+/// `/etc/hosts`; or the system's resolvers when that list is empty. Names are
+/// taken as fully qualified (no search domains), each server gets two
+/// attempts of 3 seconds.
+pub fn resolver(dns_servers: &[SocketAddr]) -> Result<TokioResolver, RouteError> {
+    let provider = TokioRuntimeProvider::default();
+    let mut builder = if dns_servers.is_empty() {
+        TokioResolver::builder(provider).map_err(|e| RouteError::Config(e.to_string()))?
+    } else {
+        let servers = dns_servers
+            .iter()
+            .map(|sa| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = sa.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = sa.port();
+                NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
+            })
+            .collect();
+        let mut b = TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider);
+        // Configured servers are the whole truth: no /etc/hosts.
+        b.options_mut().use_hosts_file = ResolveHosts::Never;
+        b
+    };
+    let opts = builder.options_mut();
+    opts.attempts = 2;
+    opts.timeout = Duration::from_secs(3);
+    opts.cache_size = 256;
+    // Names are looked up fully qualified; never append search domains.
+    opts.ndots = 0;
+    builder.build().map_err(|e| RouteError::Config(e.to_string()))
 }
 
 /// A name parsed as fully qualified, so no search domain is ever appended.

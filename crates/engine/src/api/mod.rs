@@ -8,6 +8,7 @@
 //! * [`remote`]: remote administration over HTTPS;
 //! * [`settings`]: reading and changing server settings;
 //! * [`directory`]: domains and accounts;
+//! * [`dns`]: the DNS records a domain needs, and their live check;
 //! * [`aliases`]: aliases, distribution lists and catch-all addresses;
 //! * [`queue`]: the outbound queue;
 //! * [`events`]: the live log as Server-Sent Events;
@@ -20,6 +21,7 @@
 pub mod aliases;
 pub mod auth;
 pub mod directory;
+pub mod dns;
 pub mod error;
 pub mod events;
 pub mod ipranges;
@@ -81,6 +83,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/settings/{key}", put(settings::set))
         .route("/api/v1/domains", get(directory::list_domains).post(directory::add_domain))
         .route("/api/v1/domains/{name}", delete(directory::remove_domain))
+        .route("/api/v1/domains/{name}/dns", get(dns::records))
+        .route("/api/v1/domains/{name}/dns/check", get(dns::check))
         .route("/api/v1/accounts", get(directory::list_accounts).post(directory::add_account))
         .route("/api/v1/accounts/{address}", delete(directory::remove_account).patch(directory::update_account))
         .route("/api/v1/domains/{name}/catch-all", put(aliases::set_catch_all))

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{aliases, auth, directory, error, events, ipranges, listeners, queue, settings, status};
+use super::{aliases, auth, directory, dns, error, events, ipranges, listeners, queue, settings, status};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -29,6 +29,8 @@ use super::{aliases, auth, directory, error, events, ipranges, listeners, queue,
         directory::list_domains,
         directory::add_domain,
         directory::remove_domain,
+        dns::records,
+        dns::check,
         directory::list_accounts,
         directory::add_account,
         directory::update_account,
@@ -95,6 +97,8 @@ mod tests {
             "/api/v1/settings/{key}",
             "/api/v1/domains",
             "/api/v1/domains/{name}",
+            "/api/v1/domains/{name}/dns",
+            "/api/v1/domains/{name}/dns/check",
             "/api/v1/accounts",
             "/api/v1/accounts/{address}",
             "/api/v1/domains/{name}/catch-all",

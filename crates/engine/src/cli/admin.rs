@@ -29,6 +29,7 @@ pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::IpRange(c) => super::iprange::run(&store, c),
         Command::Status => super::live_api::status(data_dir),
         Command::Listener(c) => super::live_api::listener(data_dir, c),
+        Command::Dns(c) => super::dns::run(&store, c),
         Command::AdminPassword { password } => {
             let password = read_password(password)?;
             crate::api::auth::set_admin_password(&store, &password)?;
@@ -48,7 +49,7 @@ fn domain(store: &Store, c: DomainCmd) -> anyhow::Result<()> {
             let d = crate::domains::add_domain(store, &name)?;
             println!(
                 "Added domain {0}. Its postmaster@{0} mailbox was created; give it a password with \"account passwd postmaster@{0}\".\n\
-                 Its DKIM keys were created too; \"dkim show {0}\" lists the DNS records to publish.",
+                 Its DKIM keys were created too; \"dns show {0}\" lists the DNS records to publish.",
                 d.name
             );
         }

@@ -5,6 +5,7 @@
 //! status is 0 on success, 1 with a message on stderr otherwise.
 
 mod admin;
+mod dns;
 mod iprange;
 mod live_api;
 
@@ -78,6 +79,9 @@ pub enum Command {
     /// Stop or start one protocol's listener on the running server.
     #[command(subcommand)]
     Listener(ListenerCmd),
+    /// Show every DNS record a domain needs, and check what is published.
+    #[command(subcommand)]
+    Dns(DnsCmd),
     /// Set the password for logging in to the admin API and web interface.
     AdminPassword {
         /// The password (read from standard input if omitted).
@@ -397,6 +401,28 @@ pub enum TlsPolicyCmd {
 pub enum DkimCmd {
     /// Show the DNS TXT records that publish a domain's DKIM keys.
     Show {
+        /// A local domain.
+        domain: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// DNS record commands.
+#[derive(Subcommand, Debug)]
+pub enum DnsCmd {
+    /// List the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, ...).
+    Show {
+        /// A local domain.
+        domain: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look the records up in DNS and say which are right; exits with 1 if a
+    /// required record is missing or wrong.
+    Check {
         /// A local domain.
         domain: String,
         /// Machine-readable output.
