@@ -14,6 +14,9 @@
 //! * [`serve`]: start-up, `runtime.json`, shutdown;
 //! * [`api`]: the admin HTTP/JSON API (token file, logins, status, settings,
 //!   domains, accounts, live log, OpenAPI description);
+//! * [`logquery`]: searching the JSON log files; [`trace`]: the story of one
+//!   message from the log and the queue; [`stats`]: counters of mail and
+//!   logins, kept in memory and rolled up into the store every few seconds;
 //! * [`cli`]: the command line, including the admin subcommands.
 
 pub mod api;
@@ -25,6 +28,9 @@ pub mod domains;
 mod imap_backend;
 pub mod listeners;
 pub mod logging;
+pub mod logquery;
 pub mod paths;
 pub mod secrets;
 pub mod serve;
+pub mod stats;
+pub mod trace;

@@ -269,6 +269,7 @@ async fn handle(
     let ip = peer.ip();
     let Some(_slot) = ctx.limits.acquire(ip) else {
         tracing::warn!(peer = %peer, listener = spec.name, "connection refused: too many connections");
+        ctx.backend.stats().rejected("too_many_connections");
         if !spec.implicit_tls {
             let msg: &[u8] = match spec.protocol {
                 Protocol::Smtp(_) => b"421 4.7.0 Too many connections, try again later\r\n",

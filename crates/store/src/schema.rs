@@ -129,6 +129,15 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
     ALTER TABLE mailboxes ADD COLUMN recent_floor INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE accounts ADD COLUMN last_uid_validity INTEGER NOT NULL DEFAULT 0;",
+    // 4: statistics rollups: one counter per granularity, bucket, metric and scope.
+    "CREATE TABLE stats (
+        granularity TEXT NOT NULL,
+        bucket_start INTEGER NOT NULL,
+        metric TEXT NOT NULL,
+        scope TEXT NOT NULL DEFAULT '',
+        count INTEGER NOT NULL,
+        PRIMARY KEY (granularity, bucket_start, metric, scope)
+    ) WITHOUT ROWID;",
 ];
 
 /// Brings the database up to the newest schema version.

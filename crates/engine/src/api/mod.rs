@@ -8,6 +8,8 @@
 //! * [`aliases`]: aliases, distribution lists and catch-all addresses;
 //! * [`queue`]: the outbound queue;
 //! * [`events`]: the live log as Server-Sent Events;
+//! * [`logs`]: searching the log files, and message traces;
+//! * [`stats`]: statistics series and the dashboard summary;
 //! * [`openapi`]: the OpenAPI description, generated from the handlers;
 //! * [`error`]: JSON error answers.
 //!
@@ -19,9 +21,11 @@ pub mod auth;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod logs;
 pub mod openapi;
 pub mod queue;
 pub mod settings;
+pub mod stats;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -99,6 +103,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/queue/{id}", get(queue::show).delete(queue::remove))
         .route("/api/v1/queue/{id}/retry", post(queue::retry))
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/logs", get(logs::logs))
+        .route("/api/v1/messages/{id}/trace", get(logs::message_trace))
+        .route("/api/v1/stats", get(stats::series))
+        .route("/api/v1/stats/summary", get(stats::summary))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)

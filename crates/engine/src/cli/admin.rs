@@ -26,6 +26,9 @@ pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::Relay(c) => relay(&store, data_dir, c),
         Command::TlsPolicy(c) => tls_policy(&store, c),
         Command::Dkim(DkimCmd::Show { domain, json }) => dkim_show(&store, &domain, json),
+        Command::Logs(a) => super::observe::logs(data_dir, a),
+        Command::Trace { id, json } => super::observe::trace(data_dir, &store, &id, json),
+        Command::Stats(a) => super::observe::stats(&store, a),
         Command::AdminPassword { password } => {
             let password = read_password(password)?;
             crate::api::auth::set_admin_password(&store, &password)?;
