@@ -353,3 +353,18 @@ def test_cli_stats(server, local_message):
     assert f"received [{ALICE}]" in out, out
     bad = server.cli("stats", "--granularity", "week", check=False)
     assert bad.returncode == 1 and "granularity" in bad.stderr
+
+
+def test_stats_counted_at_warn_level_and_saved_at_shutdown(server_factory, monkeypatch):
+    monkeypatch.setenv("RUST_LOG", "warn")
+    srv = server_factory()
+    send(srv, "sender@remote.test", [ALICE], tok())
+    # Stopped before the next periodic flush: the last counts are saved on the way out.
+    srv.stop()
+    out = srv.cli("stats", "--granularity", "minute", "--since", "1h", "--scope", ALICE, "--json").stdout
+    import json
+    answer = json.loads(out)
+    totals = {s["metric"]: s["total"] for s in answer["series"]}
+    assert totals.get("received") == 1 and totals.get("delivered_local") == 1, answer
+    # Nothing at info level reached the log files, so there is nothing to trace.
+    assert "message accepted" not in srv.cli("logs", "--since", "1h").stdout
