@@ -361,7 +361,7 @@ def test_live_log_shows_accepted_message(server):
             except queue.Empty:
                 break
             seen.append(ev)
-            if ev["message"] == "message accepted" and ev["fields"].get("message") == queue_id:
+            if ev["message"] == "message accepted" and ev["fields"].get("message_id") == queue_id:
                 assert ev["level"] == "INFO"
                 assert ev["time"] and ev["target"]
                 assert ev["fields"]["recipients"] == 1

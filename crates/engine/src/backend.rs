@@ -10,12 +10,14 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use mailroom_smtp::{AuthOutcome, DeliverError, Envelope, RcptCheck};
+use mailroom_smtp::{AuthOutcome, DeliverError, Envelope, RcptCheck, Rejection};
 use mailroom_store::{Delivery, Resolution, Store, Target};
 use mailroom_transport::{AuthThrottle, ThrottleVerdict};
 
 use crate::config::Config;
 use crate::live::Live;
+use crate::logquery::SMTP_TARGET;
+use crate::stats::Stats;
 
 /// Outcome of a login check, shared by the protocol adapters.
 pub enum Login {
@@ -40,6 +42,7 @@ pub struct MailBackend {
     pub(crate) changes: tokio::sync::broadcast::Sender<i64>,
     /// Open IMAP sessions per account.
     pub(crate) imap_sessions: Arc<Mutex<std::collections::HashMap<i64, usize>>>,
+    stats: Arc<Stats>,
 }
 
 impl MailBackend {
@@ -62,7 +65,13 @@ impl MailBackend {
             queue_notify,
             changes,
             imap_sessions: Arc::new(Mutex::new(std::collections::HashMap::new())),
+            stats: Arc::new(Stats::new()),
         }
+    }
+
+    /// The statistics counters (shared with delivery and the admin API).
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
     }
 
     /// Wakes the outbound scheduler now instead of at its next scan (after a
@@ -94,12 +103,14 @@ impl MailBackend {
     /// Checks a login for any protocol.
     pub fn login(&self, peer: IpAddr, login: &str, password: &str) -> Login {
         if self.throttle.check(peer) == ThrottleVerdict::Block {
+            self.stats.auth_failure();
             return Login::Blocked;
         }
         match self.store.authenticate(login, password, self.live.config().default_domain.as_deref()) {
             Ok(Some(account)) => Login::Ok(account.id, account.address, account.quota_bytes),
             Ok(None) => {
                 let delay = self.throttle.failure(peer);
+                self.stats.auth_failure();
                 tracing::warn!(peer = %peer, login, failures = self.throttle.failures(peer), "failed login");
                 if self.throttle.check(peer) == ThrottleVerdict::Block {
                     tracing::warn!(peer = %peer, notify = "ban", "address blocked after too many failed logins");
@@ -179,10 +190,14 @@ impl mailroom_smtp::Backend for MailBackend {
 
     fn deliver(&self, env: &Envelope<Target>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError> {
         let mut accounts = Vec::new();
+        let mut mailboxes: Vec<&str> = Vec::new();
         let mut remote: Vec<String> = Vec::new();
         for t in &env.local {
             match t {
-                Target::Account { id, .. } if !accounts.contains(id) => accounts.push(*id),
+                Target::Account { id, address } if !accounts.contains(id) => {
+                    accounts.push(*id);
+                    mailboxes.push(address);
+                }
                 Target::Remote(addr) if !remote.contains(addr) => remote.push(addr.clone()),
                 _ => {}
             }
@@ -196,16 +211,32 @@ impl mailroom_smtp::Backend for MailBackend {
         match self.store.deliver(&delivery) {
             Ok(receipt) => {
                 tracing::info!(
+                    target: SMTP_TARGET,
                     session = env.session_id,
-                    message = receipt.display_id(),
+                    message_id = receipt.display_id(),
+                    local_id = receipt.local_id.as_deref().unwrap_or(""),
+                    queued_id = receipt.queued_id.as_deref().unwrap_or(""),
                     from = %env.sender,
+                    peer = %env.peer,
+                    helo = %env.helo,
+                    tls = env.tls,
                     recipients = env.recipients.len(),
+                    recipient_list = %env.recipients.join(", "),
                     local_mailboxes = accounts.len(),
                     queued = remote.len(),
                     size = body.len(),
                     account = env.authenticated.as_deref().unwrap_or(""),
                     "message accepted"
                 );
+                if let Some(local) = &receipt.local_id {
+                    tracing::info!(
+                        target: SMTP_TARGET,
+                        message_id = %local,
+                        mailboxes = %mailboxes.join(", "),
+                        "delivered locally"
+                    );
+                }
+                self.stats.received(&mailboxes);
                 if receipt.queued_id.is_some() {
                     self.queue_notify.notify_one();
                 }
@@ -213,6 +244,10 @@ impl mailroom_smtp::Backend for MailBackend {
             }
             Err(e) => Err(DeliverError::Temporary(e.to_string())),
         }
+    }
+
+    fn rejected(&self, reason: Rejection) {
+        self.stats.rejected(reason.as_str());
     }
 }
 

@@ -25,6 +25,7 @@ use tokio::task::{JoinSet, block_in_place};
 use crate::config;
 use crate::live::Live;
 use crate::secrets::SecretBox;
+use crate::stats::{Stats, metric};
 
 /// Most messages sent over one connection before it is closed.
 const MESSAGES_PER_CONNECTION: usize = 50;
@@ -42,6 +43,7 @@ pub struct Deliverer {
     total: Arc<Semaphore>,
     per_destination: Mutex<HashMap<String, Arc<Semaphore>>>,
     signers: Mutex<HashMap<String, CachedSigner>>,
+    stats: Arc<Stats>,
 }
 
 /// A domain's parsed DKIM keys (or none) and when they were loaded.
@@ -58,8 +60,14 @@ struct Batch {
 
 impl Deliverer {
     /// Sets up delivery from the configuration. `notify` wakes the scheduler
-    /// when new remote mail was accepted.
-    pub fn new(store: Arc<Store>, live: Arc<Live>, secrets: SecretBox, notify: Arc<Notify>) -> anyhow::Result<Self> {
+    /// when new remote mail was accepted; outcomes are counted in `stats`.
+    pub fn new(
+        store: Arc<Store>,
+        live: Arc<Live>,
+        secrets: SecretBox,
+        notify: Arc<Notify>,
+        stats: Arc<Stats>,
+    ) -> anyhow::Result<Self> {
         let config = live.config();
         let mut extra_roots = Vec::new();
         if let Some(path) = &config.tls_ca_file {
@@ -88,6 +96,7 @@ impl Deliverer {
             notify,
             per_destination: Mutex::new(HashMap::new()),
             signers: Mutex::new(HashMap::new()),
+            stats,
         })
     }
 
@@ -268,7 +277,7 @@ impl Deliverer {
             match self.prepare(&id, &rows) {
                 Ok(msg) => prepared.push((msg, rows)),
                 Err(e) => {
-                    tracing::error!(message = %id, error = %e, "queued message unreadable; will retry");
+                    tracing::error!(message_id = %id, error = %e, "queued message unreadable; will retry");
                     for r in &rows {
                         let next = chrono::Utc::now().timestamp() + self.retry_after(r.attempts).as_secs() as i64;
                         let _ = self.store.queue_defer(r.id, next, &format!("local error: {e}"), false);
@@ -282,18 +291,20 @@ impl Deliverer {
     /// Reads a queued message and signs it if its From: domain is ours.
     fn prepare(&self, id: &str, rows: &[QueueEntry]) -> anyhow::Result<OutboundMessage> {
         let bytes = self.store.read_message(id)?;
-        let signer = match from_domain(&bytes) {
-            Some(domain) => self.signer(&domain)?,
+        let domain = from_domain(&bytes);
+        let signer = match &domain {
+            Some(domain) => self.signer(domain)?,
             None => None,
         };
         let body = match signer {
             Some(signer) => match signer.sign(&bytes) {
                 Ok(mut signed) => {
+                    tracing::info!(message_id = id, domain = domain.as_deref().unwrap_or(""), "signed with DKIM");
                     signed.extend_from_slice(&bytes);
                     signed
                 }
                 Err(e) => {
-                    tracing::warn!(message = id, error = %e, "could not DKIM-sign; sending unsigned");
+                    tracing::warn!(message_id = id, error = %e, "could not DKIM-sign; sending unsigned");
                     bytes
                 }
             },
@@ -347,11 +358,13 @@ impl Deliverer {
         for (row, outcome) in rows.iter().zip(outcomes) {
             match outcome {
                 RcptOutcome::Delivered { host, reply } => {
-                    tracing::info!(message = %msg.id, rcpt = %row.recipient, host = %host, reply = %reply, "delivered");
+                    tracing::info!(message_id = %msg.id, rcpt = %row.recipient, host = %host, reply = %reply, "delivered");
+                    self.stats.remote(metric::SENT, &row.recipient);
                     done.push(row.id);
                 }
                 RcptOutcome::Failed { host, status, reason, remote_reply } => {
-                    tracing::warn!(message = %msg.id, rcpt = %row.recipient, host = host.as_deref().unwrap_or(""), status = %status, reason = %reason, "delivery failed");
+                    tracing::warn!(message_id = %msg.id, rcpt = %row.recipient, host = host.as_deref().unwrap_or(""), status = %status, reason = %reason, "delivery failed");
+                    self.stats.remote(metric::BOUNCED, &row.recipient);
                     // The report quotes the remote server's own words when it gave them.
                     let diagnostic = remote_reply.clone().unwrap_or_else(|| reason.clone());
                     failed.push((row, status.clone(), diagnostic, host.clone()));
@@ -359,7 +372,8 @@ impl Deliverer {
                 RcptOutcome::Deferred { host, reason } => {
                     let age = now.timestamp() - row.arrived_at;
                     if age >= self.live.config().max_queue_lifetime.as_secs() as i64 {
-                        tracing::warn!(message = %msg.id, rcpt = %row.recipient, reason = %reason, "giving up: too long in the queue");
+                        tracing::warn!(message_id = %msg.id, rcpt = %row.recipient, reason = %reason, "giving up: too long in the queue");
+                        self.stats.remote(metric::BOUNCED, &row.recipient);
                         let why = format!("gave up after {} in the queue; last problem: {reason}", human_age(age));
                         failed.push((row, "4.4.7".to_string(), why, host.clone()));
                         continue;
@@ -367,7 +381,8 @@ impl Deliverer {
                     let warn_after = self.live.config().delay_warning_after.as_secs() as i64;
                     let warn = warn_after > 0 && age >= warn_after && !row.warned;
                     let next = now.timestamp() + self.retry_after(row.attempts).as_secs() as i64;
-                    tracing::info!(message = %msg.id, rcpt = %row.recipient, host = host.as_deref().unwrap_or(""), reason = %reason, next_attempt = next, "delivery deferred");
+                    tracing::info!(message_id = %msg.id, rcpt = %row.recipient, host = host.as_deref().unwrap_or(""), reason = %reason, next_attempt = next, "delivery deferred");
+                    self.stats.remote(metric::DEFERRED, &row.recipient);
                     if let Err(e) = self.store.queue_defer(row.id, next, reason, warn) {
                         tracing::error!(error = %e, "could not record a deferral");
                     }
@@ -379,7 +394,7 @@ impl Deliverer {
         }
         if !failed.is_empty() {
             let who: Vec<&str> = failed.iter().map(|(row, ..)| row.recipient.as_str()).collect();
-            tracing::warn!(message = %msg.id, sender = %msg.sender, rcpt = %who.join(","), notify = "bounce", "message bounced");
+            tracing::warn!(message_id = %msg.id, sender = %msg.sender, rcpt = %who.join(","), notify = "bounce", "message bounced");
             let recipients: Vec<DsnRecipient> = failed
                 .iter()
                 .map(|(row, status, reason, host)| DsnRecipient {
@@ -415,7 +430,7 @@ impl Deliverer {
     /// Builds a DSN for `msg` and delivers it to the envelope sender.
     fn send_dsn(&self, msg: &OutboundMessage, rows: &[QueueEntry], kind: DsnKind, recipients: &[DsnRecipient]) {
         if msg.sender.is_empty() {
-            tracing::info!(message = %msg.id, "no report sent: the message had no sender to report to (null sender)");
+            tracing::info!(message_id = %msg.id, "no report sent: the message had no sender to report to (null sender)");
             return;
         }
         let original = self.store.read_message(&msg.id).unwrap_or_default();
@@ -439,21 +454,25 @@ impl Deliverer {
             queue_id: &msg.id,
             recipients,
         });
-        let (accounts, remote) = match self.store.resolve(&msg.sender) {
+        let (accounts, mailboxes, remote) = match self.store.resolve(&msg.sender) {
             Ok(Resolution::Local(targets)) => {
                 let mut a = Vec::new();
+                let mut m = Vec::new();
                 let mut r = Vec::new();
                 for t in targets {
                     match t {
-                        Target::Account { id, .. } => a.push(id),
+                        Target::Account { id, address } => {
+                            a.push(id);
+                            m.push(address);
+                        }
                         Target::Remote(addr) => r.push(addr),
                     }
                 }
-                (a, r)
+                (a, m, r)
             }
-            Ok(Resolution::Remote) => (Vec::new(), vec![msg.sender.clone()]),
+            Ok(Resolution::Remote) => (Vec::new(), Vec::new(), vec![msg.sender.clone()]),
             Ok(other) => {
-                tracing::warn!(message = %msg.id, sender = %msg.sender, ?other, "the sender cannot receive the delivery report");
+                tracing::warn!(message_id = %msg.id, sender = %msg.sender, ?other, "the sender cannot receive the delivery report");
                 return;
             }
             Err(e) => {
@@ -464,7 +483,10 @@ impl Deliverer {
         let delivery = Delivery { sender: "", trace: b"", body: &dsn, local_accounts: &accounts, remote: &remote };
         match self.store.deliver(&delivery) {
             Ok(receipt) => {
-                tracing::info!(message = %msg.id, report = receipt.display_id(), to = %msg.sender, kind = ?kind, "delivery report sent");
+                tracing::info!(message_id = %msg.id, report = receipt.display_id(), to = %msg.sender, kind = ?kind, "delivery report sent");
+                self.stats.count(metric::DSN_SENT, "", 1);
+                let mailboxes: Vec<&str> = mailboxes.iter().map(String::as_str).collect();
+                self.stats.delivered_local(&mailboxes);
                 if !remote.is_empty() {
                     self.notify.notify_one();
                 }

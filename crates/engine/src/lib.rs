@@ -20,6 +20,9 @@
 //!   what is published;
 //! * [`api`]: the admin HTTP/JSON API (token file, logins, status, settings,
 //!   domains, accounts, live log, OpenAPI description);
+//! * [`logquery`]: searching the JSON log files; [`trace`]: the story of one
+//!   message from the log and the queue; [`stats`]: counters of mail and
+//!   logins, kept in memory and rolled up into the store every few seconds;
 //! * [`cli`]: the command line, including the admin subcommands.
 
 pub mod api;
@@ -35,7 +38,10 @@ pub mod listener_set;
 pub mod listeners;
 pub mod live;
 pub mod logging;
+pub mod logquery;
 pub mod paths;
 pub mod secrets;
 pub mod serve;
+pub mod stats;
+pub mod trace;
 pub mod watch;

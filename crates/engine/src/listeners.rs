@@ -284,6 +284,7 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: A
     let verdict = ctx.backend.live().ip_rules().check(ip, protocol_of(spec.name));
     if !verdict.allowed {
         tracing::warn!(peer = %peer, listener = spec.name, rule = verdict.rule, "connection refused by the IP filter");
+        ctx.backend.stats().rejected("ip_filter");
         refuse(
             &mut tcp,
             &spec,
@@ -296,6 +297,7 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: A
     }
     let Some(_slot) = ctx.limits.acquire(ip) else {
         tracing::warn!(peer = %peer, listener = spec.name, "connection refused: too many connections");
+        ctx.backend.stats().rejected("too_many_connections");
         refuse(
             &mut tcp,
             &spec,

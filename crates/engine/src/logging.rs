@@ -93,7 +93,9 @@ fn live_event(event: &tracing::Event<'_>) -> LiveEvent {
     let mut v = FieldsJson::default();
     event.record(&mut v);
     // tracing's macros record the format message first; an explicit
-    // `message = ...` field after it (such as a message id) stays a field.
+    // `message = ...` field after it stays a field. (Message ids are logged
+    // as `message_id`, so that the JSON files, which cannot hold two
+    // `message` keys, keep them too.)
     let mut messages = std::mem::take(&mut v.messages).into_iter();
     let message = messages.next().unwrap_or_default();
     if let Some(field) = messages.next() {
@@ -169,7 +171,7 @@ mod tests {
         let mut rx = subscribe();
         let subscriber = tracing_subscriber::registry().with(LiveLog);
         tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(message = "Q123", size = 42u64, ok = true, "message accepted");
+            tracing::info!(message_id = "Q123", size = 42u64, ok = true, "message accepted");
         });
         let event = rx.try_recv().expect("an event");
         assert_eq!(event.kind, "log");
@@ -177,7 +179,7 @@ mod tests {
         assert_eq!(v["level"], "INFO");
         assert_eq!(v["kind"], "log");
         assert_eq!(v["message"], "message accepted");
-        assert_eq!(v["fields"]["message"], "Q123");
+        assert_eq!(v["fields"]["message_id"], "Q123");
         assert_eq!(v["fields"]["size"], 42);
         assert_eq!(v["fields"]["ok"], true);
         assert!(v["time"].as_str().is_some_and(|t| t.ends_with('Z')));

@@ -104,7 +104,15 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         let backend = Arc::new(MailBackend::new(store.clone(), live.clone(), queue_notify.clone()));
         let api_backend = backend.clone();
         let secrets = crate::secrets::SecretBox::open(data_dir)?;
-        let deliverer = Arc::new(crate::delivery::Deliverer::new(store.clone(), live.clone(), secrets, queue_notify)?);
+        let stats = backend.stats().clone();
+        let deliverer = Arc::new(crate::delivery::Deliverer::new(
+            store.clone(),
+            live.clone(),
+            secrets,
+            queue_notify,
+            stats.clone(),
+        )?);
+        let stats_task = tokio::spawn(stats.clone().run(store.clone()));
         let (trigger, shutdown) = mailroom_transport::shutdown_channel();
         let ctx = Arc::new(Context {
             backend,
@@ -173,6 +181,12 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if tokio::time::timeout(left.max(std::time::Duration::from_secs(5)), delivery).await.is_err() {
             tracing::warn!("stopping with deliveries still in progress; they will be retried");
+        }
+        // The last counts of the statistics, after the last deliveries.
+        stats_task.abort();
+        let flushed = tokio::task::block_in_place(|| stats.flush(&store));
+        if let Err(e) = flushed {
+            tracing::warn!(error = %e, "could not save the last statistics");
         }
         let _ = std::fs::remove_file(data_dir.join(RUNTIME_FILE));
         anyhow::Ok(())

@@ -31,5 +31,6 @@ pub use command::Command;
 pub use reply::Reply;
 pub use server::serve;
 pub use session::{
-    AuthOutcome, Backend, DeliverError, Envelope, ListenerKind, PeerInfo, RcptCheck, Session, SmtpConfig, Step,
+    AuthOutcome, Backend, DeliverError, Envelope, ListenerKind, PeerInfo, RcptCheck, Rejection, Session, SmtpConfig,
+    Step,
 };

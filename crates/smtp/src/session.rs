@@ -123,6 +123,78 @@ pub struct Envelope<T> {
     pub smtputf8: bool,
     /// Session id, for logs.
     pub session_id: u64,
+    /// Client address.
+    pub peer: IpAddr,
+    /// The name the client gave in EHLO/HELO.
+    pub helo: String,
+    /// Whether the message came over TLS.
+    pub tls: bool,
+}
+
+/// Why a session refused something, reported to [`Backend::rejected`] so the
+/// engine can count refusals without reading the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// RCPT for a local domain with no such mailbox (550 5.1.1).
+    UnknownUser,
+    /// RCPT for a disabled mailbox (550 5.2.1).
+    MailboxDisabled,
+    /// RCPT for a full mailbox (552 5.2.2).
+    MailboxFull,
+    /// RCPT for a remote address without login or trusted network (554 5.7.1).
+    RelayDenied,
+    /// More recipients than allowed (452 4.5.3).
+    TooManyRecipients,
+    /// Message over the size limit (552 5.3.4).
+    TooBig,
+    /// Message with a bare CR or LF (554 5.6.11).
+    BareLineEnding,
+    /// Message with NUL characters or over-long lines (554 5.6.0).
+    BadContent,
+    /// Message that seems to loop (554 5.4.6).
+    Loop,
+    /// MAIL FROM an address the logged-in user may not use (553 5.7.1).
+    SenderNotAllowed,
+    /// MAIL without login on a submission port (530 5.7.0).
+    AuthRequired,
+    /// A command that could not be parsed (500/501).
+    BadSyntax,
+}
+
+impl Rejection {
+    /// A short snake_case name (used in statistics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown_user",
+            Self::MailboxDisabled => "mailbox_disabled",
+            Self::MailboxFull => "mailbox_full",
+            Self::RelayDenied => "relay_denied",
+            Self::TooManyRecipients => "too_many_recipients",
+            Self::TooBig => "too_big",
+            Self::BareLineEnding => "bare_line_ending",
+            Self::BadContent => "bad_content",
+            Self::Loop => "loop",
+            Self::SenderNotAllowed => "sender_not_allowed",
+            Self::AuthRequired => "auth_required",
+            Self::BadSyntax => "bad_syntax",
+        }
+    }
+
+    /// Every reason, for listings.
+    pub const ALL: [Rejection; 12] = [
+        Self::UnknownUser,
+        Self::MailboxDisabled,
+        Self::MailboxFull,
+        Self::RelayDenied,
+        Self::TooManyRecipients,
+        Self::TooBig,
+        Self::BareLineEnding,
+        Self::BadContent,
+        Self::Loop,
+        Self::SenderNotAllowed,
+        Self::AuthRequired,
+        Self::BadSyntax,
+    ];
 }
 
 /// What the engine provides to a session. All calls may block (SQLite, disk).
@@ -138,6 +210,8 @@ pub trait Backend: Send + Sync + 'static {
     fn may_send_as(&self, account: &str, sender: &str) -> bool;
     /// Stores the message durably; returns its id.
     fn deliver(&self, envelope: &Envelope<Self::Target>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError>;
+    /// Told of every refusal, with its reason (for statistics). Does nothing by default.
+    fn rejected(&self, _reason: Rejection) {}
 }
 
 /// What the I/O layer must do next.
@@ -263,6 +337,12 @@ impl<B: Backend> Session<B> {
         r(code, enhanced, text)
     }
 
+    /// Counts an error reply for a refusal the engine should know about.
+    fn reject(&mut self, why: Rejection, code: u16, enhanced: &'static str, text: impl Into<String>) -> Step {
+        self.backend.rejected(why);
+        self.fail(code, enhanced, text)
+    }
+
     /// A line that exceeded [`Session::max_line`] (already discarded).
     pub fn line_too_long(&mut self) -> Step {
         self.pending_auth = None;
@@ -276,12 +356,21 @@ impl<B: Backend> Session<B> {
         }
         let cmd = match command::parse(line) {
             Ok(c) => c,
-            Err(ParseError::Unknown) => return self.fail(500, "5.5.2", "Command not recognized"),
-            Err(ParseError::BadCharacters) => {
-                return self.fail(500, "5.5.2", "Control characters such as NUL are not allowed in commands");
+            Err(ParseError::Unknown) => {
+                return self.reject(Rejection::BadSyntax, 500, "5.5.2", "Command not recognized");
             }
-            Err(ParseError::TooLong) => return self.fail(500, "5.5.2", "Line too long"),
-            Err(ParseError::Syntax(why)) => return self.fail(501, "5.5.4", format!("Syntax error: {why}")),
+            Err(ParseError::BadCharacters) => {
+                return self.reject(
+                    Rejection::BadSyntax,
+                    500,
+                    "5.5.2",
+                    "Control characters such as NUL are not allowed in commands",
+                );
+            }
+            Err(ParseError::TooLong) => return self.reject(Rejection::BadSyntax, 500, "5.5.2", "Line too long"),
+            Err(ParseError::Syntax(why)) => {
+                return self.reject(Rejection::BadSyntax, 501, "5.5.4", format!("Syntax error: {why}"));
+            }
         };
         tracing::debug!(session = self.session_id, command = ?verb(&cmd), "command");
         match cmd {
@@ -338,7 +427,12 @@ impl<B: Backend> Session<B> {
             return self.fail(503, "5.5.1", "Nested MAIL command: send RSET first");
         }
         if self.cfg.kind != ListenerKind::Mx && self.auth.is_none() {
-            return self.fail(530, "5.7.0", "Authentication required: log in before sending");
+            return self.reject(
+                Rejection::AuthRequired,
+                530,
+                "5.7.0",
+                "Authentication required: log in before sending",
+            );
         }
         let mut smtputf8 = false;
         for (key, value) in &params {
@@ -348,7 +442,8 @@ impl<B: Backend> Session<B> {
             match (key.as_str(), value.as_deref()) {
                 ("SIZE", Some(v)) => match v.parse::<u64>() {
                     Ok(n) if n > self.cfg.max_message_size as u64 => {
-                        return self.fail(
+                        return self.reject(
+                            Rejection::TooBig,
                             552,
                             "5.3.4",
                             format!("Message too big: the limit here is {} bytes", self.cfg.max_message_size),
@@ -371,7 +466,12 @@ impl<B: Backend> Session<B> {
             && !self.backend.may_send_as(&account, &from)
         {
             tracing::warn!(session = self.session_id, account = %account, sender = %from, "sender refused: not the logged-in user's address");
-            return self.fail(553, "5.7.1", format!("You are logged in as {account} and may not send as <{from}>"));
+            return self.reject(
+                Rejection::SenderNotAllowed,
+                553,
+                "5.7.1",
+                format!("You are logged in as {account} and may not send as <{from}>"),
+            );
         }
         self.tx = Some(Transaction {
             sender: from,
@@ -390,6 +490,7 @@ impl<B: Backend> Session<B> {
             return self.fail(503, "5.5.1", "Send MAIL first");
         };
         if tx.recipients.len() >= self.cfg.max_recipients {
+            self.backend.rejected(Rejection::TooManyRecipients);
             return r(452, "4.5.3", format!("Too many recipients: at most {} per message", self.cfg.max_recipients));
         }
         if let Some((key, _)) = params.first() {
@@ -414,14 +515,19 @@ impl<B: Backend> Session<B> {
                 }
                 return r(250, "2.1.5", "Recipient ok, will relay");
             }
-            RcptCheck::Remote => self.fail(
+            RcptCheck::Remote => self.reject(
+                Rejection::RelayDenied,
                 554,
                 "5.7.1",
                 format!("Relay access denied: <{to}> is not a local address here, and you are not logged in"),
             ),
-            RcptCheck::Unknown => self.fail(550, "5.1.1", format!("<{to}>: no such mailbox here")),
-            RcptCheck::Disabled => self.fail(550, "5.2.1", format!("<{to}>: this mailbox is disabled")),
-            RcptCheck::OverQuota => self.fail(552, "5.2.2", format!("<{to}>: mailbox full")),
+            RcptCheck::Unknown => {
+                self.reject(Rejection::UnknownUser, 550, "5.1.1", format!("<{to}>: no such mailbox here"))
+            }
+            RcptCheck::Disabled => {
+                self.reject(Rejection::MailboxDisabled, 550, "5.2.1", format!("<{to}>: this mailbox is disabled"))
+            }
+            RcptCheck::OverQuota => self.reject(Rejection::MailboxFull, 552, "5.2.2", format!("<{to}>: mailbox full")),
             RcptCheck::TempFail => r(451, "4.3.0", "Temporary problem looking up the recipient, try again later"),
         };
         tracing::info!(session = self.session_id, peer = %self.peer.ip, rcpt = %to, reply = ?step_code(&step), "recipient refused");
@@ -485,7 +591,8 @@ impl<B: Backend> Session<B> {
             return self.fail(503, "5.5.1", "Send MAIL first");
         };
         if defects.too_big {
-            return self.fail(
+            return self.reject(
+                Rejection::TooBig,
                 552,
                 "5.3.4",
                 format!("Message too big: the limit here is {} bytes", self.cfg.max_message_size),
@@ -493,17 +600,19 @@ impl<B: Backend> Session<B> {
         }
         if defects.bare_line_ending {
             tracing::warn!(session = self.session_id, peer = %self.peer.ip, "message with bare CR or LF refused");
-            return self.fail(
+            return self.reject(
+                Rejection::BareLineEnding,
                 554,
                 "5.6.11",
                 "Message refused: it contains a bare CR or LF; lines must end with CRLF (RFC 5321 section 2.3.8)",
             );
         }
         if defects.nul {
-            return self.fail(554, "5.6.0", "Message refused: it contains NUL characters");
+            return self.reject(Rejection::BadContent, 554, "5.6.0", "Message refused: it contains NUL characters");
         }
         if defects.long_line {
-            return self.fail(
+            return self.reject(
+                Rejection::BadContent,
                 554,
                 "5.6.0",
                 format!(
@@ -513,7 +622,7 @@ impl<B: Backend> Session<B> {
             );
         }
         if count_hops(&body) >= self.cfg.max_hops {
-            return self.fail(554, "5.4.6", "Too many hops: this message seems to be looping");
+            return self.reject(Rejection::Loop, 554, "5.4.6", "Too many hops: this message seems to be looping");
         }
         self.transactions += 1;
         let trace_id = format!("{:x}{:04x}", self.session_id, self.transactions);
@@ -549,6 +658,9 @@ impl<B: Backend> Session<B> {
             authenticated: self.auth.clone(),
             smtputf8: tx.smtputf8,
             session_id: self.session_id,
+            peer: self.peer.ip,
+            helo: self.helo.clone().unwrap_or_default(),
+            tls: self.tls,
         };
         match self.backend.deliver(&envelope, &trace, &body) {
             Ok(id) => r(250, "2.0.0", format!("Ok: queued as {id}")),

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use mailroom_smtp::data::DataScanner;
 use mailroom_smtp::{
-    AuthOutcome, Backend, DeliverError, Envelope, ListenerKind, PeerInfo, RcptCheck, Session, SmtpConfig, Step,
+    AuthOutcome, Backend, DeliverError, Envelope, ListenerKind, PeerInfo, RcptCheck, Rejection, Session, SmtpConfig,
+    Step,
 };
 
 #[derive(Default)]
 struct Fake {
     delivered: Mutex<Vec<(Envelope<String>, Vec<u8>)>>,
+    rejected: Mutex<Vec<Rejection>>,
 }
 
 impl Backend for Fake {
@@ -39,6 +41,9 @@ impl Backend for Fake {
         all.extend_from_slice(body);
         self.delivered.lock().unwrap().push((env.clone(), all));
         Ok("ID1".into())
+    }
+    fn rejected(&self, reason: Rejection) {
+        self.rejected.lock().unwrap().push(reason);
     }
 }
 
@@ -222,4 +227,38 @@ fn logged_in_users_send_only_as_themselves() {
     assert_eq!(code(&s.line(b"MAIL FROM:<Alice@example.test>\r\n")), "250 2.1.0");
     assert_eq!(code(&s.line(b"RSET\r\n")), "250 2.0.0");
     assert_eq!(code(&s.line(b"MAIL FROM:<>\r\n")), "250 2.1.0", "the null sender is always allowed");
+}
+
+#[test]
+fn refusals_are_reported_with_their_reason() {
+    let (mut s, backend) = session(ListenerKind::Mx, false, false);
+    s.line(b"EHLO client.test\r\n");
+    s.line(b"MAIL FROM:<x@remote.test> SIZE=5000\r\n");
+    s.line(b"MAIL FROM:<x@remote.test>\r\n");
+    s.line(b"RCPT TO:<nobody@example.test>\r\n");
+    s.line(b"RCPT TO:<someone@elsewhere.test>\r\n");
+    s.line(b"BOGUS\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    s.line(b"DATA\r\n");
+    let step = send_data(&mut s, b"Subject: x\nbare LF\r\n.\r\n");
+    assert_eq!(code(&step), "554 5.6.11");
+    let envelope_peer = {
+        s.line(b"MAIL FROM:<x@remote.test>\r\n");
+        s.line(b"RCPT TO:<alice@example.test>\r\n");
+        s.line(b"DATA\r\n");
+        send_data(&mut s, b"Subject: ok\r\n\r\nfine\r\n.\r\n");
+        let delivered = backend.delivered.lock().unwrap();
+        delivered.last().map(|(e, _)| (e.peer, e.helo.clone(), e.tls))
+    };
+    assert_eq!(envelope_peer, Some(("192.0.2.1".parse().unwrap(), "client.test".to_string(), false)));
+    assert_eq!(
+        *backend.rejected.lock().unwrap(),
+        [
+            Rejection::TooBig,
+            Rejection::UnknownUser,
+            Rejection::RelayDenied,
+            Rejection::BadSyntax,
+            Rejection::BareLineEnding
+        ]
+    );
 }

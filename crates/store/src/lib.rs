@@ -36,6 +36,7 @@ mod queue;
 mod resolve;
 pub mod schema;
 mod settings;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -56,6 +57,7 @@ pub use outbound::{DkimKeyRow, RelayRow};
 pub use password::{hash as hash_password, verify as verify_password};
 pub use queue::QueueEntry;
 pub use resolve::{Resolution, Target};
+pub use stats::{StatCount, StatRow};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "mailroom.db";

@@ -149,6 +149,15 @@ pub const MIGRATIONS: &[&str] = &[
         ('fe80::/10', 'all', 'allow', 0, 20, 'Local network'),
         ('0.0.0.0/0', 'all', 'allow', 0, 1000, 'Everyone else'),
         ('::/0', 'all', 'allow', 0, 1000, 'Everyone else');",
+    // 5: statistics rollups: one counter per granularity, bucket, metric and scope.
+    "CREATE TABLE stats (
+        granularity TEXT NOT NULL,
+        bucket_start INTEGER NOT NULL,
+        metric TEXT NOT NULL,
+        scope TEXT NOT NULL DEFAULT '',
+        count INTEGER NOT NULL,
+        PRIMARY KEY (granularity, bucket_start, metric, scope)
+    ) WITHOUT ROWID;",
 ];
 
 /// Brings the database up to the newest schema version.

@@ -214,6 +214,7 @@ pub async fn login(
     let throttle = state.backend.throttle();
     if throttle.check(ip) == ThrottleVerdict::Block {
         tracing::warn!(peer = %ip, "admin login refused: too many failures");
+        state.backend.stats().auth_failure();
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many failed logins; try again later"));
     }
     let store = state.backend.store().clone();
@@ -230,6 +231,7 @@ pub async fn login(
         return Ok(Json(LoginResponse { token: state.sessions.create(Instant::now()) }));
     }
     let delay = throttle.failure(ip);
+    state.backend.stats().auth_failure();
     tracing::warn!(peer = %ip, failures = throttle.failures(ip), "failed admin login");
     if throttle.check(ip) == ThrottleVerdict::Block {
         tracing::warn!(peer = %ip, notify = "ban", "address blocked after too many failed logins");

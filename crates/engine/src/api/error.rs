@@ -63,8 +63,18 @@ impl From<mailroom_store::Error> for ApiError {
     }
 }
 
+impl From<crate::logquery::Invalid> for ApiError {
+    fn from(e: crate::logquery::Invalid) -> Self {
+        Self::invalid(e.0)
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
+        let e = match e.downcast::<crate::logquery::Invalid>() {
+            Ok(invalid) => return invalid.into(),
+            Err(e) => e,
+        };
         match e.downcast::<mailroom_store::Error>() {
             Ok(store) => store.into(),
             Err(other) => Self::internal(format!("{other:#}")),

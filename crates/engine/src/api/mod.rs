@@ -12,6 +12,8 @@
 //! * [`aliases`]: aliases, distribution lists and catch-all addresses;
 //! * [`queue`]: the outbound queue;
 //! * [`events`]: the live log as Server-Sent Events;
+//! * [`logs`]: searching the log files, and message traces;
+//! * [`stats`]: statistics series and the dashboard summary;
 //! * [`openapi`]: the OpenAPI description, generated from the handlers;
 //! * [`error`]: JSON error answers.
 //!
@@ -26,10 +28,12 @@ pub mod error;
 pub mod events;
 pub mod ipranges;
 pub mod listeners;
+pub mod logs;
 pub mod openapi;
 pub mod queue;
 pub mod remote;
 pub mod settings;
+pub mod stats;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -106,6 +110,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/listeners/{name}/start", post(listeners::start))
         .route("/api/v1/ip-ranges", get(ipranges::list).post(ipranges::add))
         .route("/api/v1/ip-ranges/{id}", put(ipranges::update).delete(ipranges::remove))
+        .route("/api/v1/logs", get(logs::logs))
+        .route("/api/v1/messages/{id}/trace", get(logs::message_trace))
+        .route("/api/v1/stats", get(stats::series))
+        .route("/api/v1/stats/summary", get(stats::summary))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)

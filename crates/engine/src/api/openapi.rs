@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{aliases, auth, directory, dns, error, events, ipranges, listeners, queue, settings, status};
+use super::{aliases, auth, directory, dns, error, events, ipranges, listeners, logs, queue, settings, stats, status};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -52,6 +52,10 @@ use super::{aliases, auth, directory, dns, error, events, ipranges, listeners, q
         queue::pause,
         queue::resume,
         events::events,
+        logs::logs,
+        logs::message_trace,
+        stats::series,
+        stats::summary,
         spec,
     ),
     components(schemas(error::ErrorBody)),
@@ -120,6 +124,10 @@ mod tests {
             "/api/v1/ip-ranges",
             "/api/v1/ip-ranges/{id}",
             "/api/v1/events",
+            "/api/v1/logs",
+            "/api/v1/messages/{id}/trace",
+            "/api/v1/stats",
+            "/api/v1/stats/summary",
             "/api/v1/openapi.json",
         ] {
             assert!(doc.paths.paths.contains_key(path), "{path} missing from the OpenAPI description");

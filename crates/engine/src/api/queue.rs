@@ -94,7 +94,7 @@ pub struct QueuedMessage {
 
 impl QueuedMessage {
     /// A message from its rows (at least one).
-    fn from_rows(id: String, rows: Vec<QueueEntry>, paused: bool) -> Self {
+    pub fn from_rows(id: String, rows: Vec<QueueEntry>, paused: bool) -> Self {
         let status = message_status(&rows, paused).to_string();
         Self {
             id,
@@ -147,7 +147,7 @@ pub struct QueueChange {
 }
 
 /// Refuses ids that cannot be message ids (they are letters and digits).
-fn check_id(id: &str) -> ApiResult<()> {
+pub(crate) fn check_id(id: &str) -> ApiResult<()> {
     if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(ApiError::invalid(format!(
             "\"{id}\" is not a message id; GET /api/v1/queue lists the ids of queued messages"

@@ -30,6 +30,9 @@ pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::Status => super::live_api::status(data_dir),
         Command::Listener(c) => super::live_api::listener(data_dir, c),
         Command::Dns(c) => super::dns::run(&store, c),
+        Command::Logs(a) => super::observe::logs(data_dir, a),
+        Command::Trace { id, json } => super::observe::trace(data_dir, &store, &id, json),
+        Command::Stats(a) => super::observe::stats(&store, a),
         Command::AdminPassword { password } => {
             let password = read_password(password)?;
             crate::api::auth::set_admin_password(&store, &password)?;

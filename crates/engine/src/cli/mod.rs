@@ -8,6 +8,7 @@ mod admin;
 mod dns;
 mod iprange;
 mod live_api;
+mod observe;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -82,6 +83,18 @@ pub enum Command {
     /// Show every DNS record a domain needs, and check what is published.
     #[command(subcommand)]
     Dns(DnsCmd),
+    /// Search the log files (newest events, shown oldest first).
+    Logs(LogsArgs),
+    /// Show everything that happened to one message.
+    Trace {
+        /// Message id (from "queued as ..." or "queue list").
+        id: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show counts of received, sent, delivered, bounced and refused mail and failed logins.
+    Stats(StatsArgs),
     /// Set the password for logging in to the admin API and web interface.
     AdminPassword {
         /// The password (read from standard input if omitted).
@@ -150,6 +163,61 @@ pub enum ListenerCmd {
         /// Listener name.
         name: String,
     },
+}
+
+/// Options of `logs`.
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Only events of the last span, e.g. 30m, 1h, 2d.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Not before this time (RFC 3339; overrides --since).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Not after this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Minimum level: error, warn, info, debug or trace.
+    #[arg(long)]
+    pub level: Option<String>,
+    /// smtp, pop3, imap, delivery, api or engine.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Text to find (any case) in the message or its fields.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Only this session id.
+    #[arg(long)]
+    pub session: Option<u64>,
+    /// Only this message id.
+    #[arg(long)]
+    pub message: Option<String>,
+    /// Most events to show (1 to 5000).
+    #[arg(long, default_value_t = crate::logquery::DEFAULT_LIMIT)]
+    pub limit: usize,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `stats`.
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// minute, hour or day.
+    #[arg(long, default_value = "hour")]
+    pub granularity: String,
+    /// How far back, e.g. 1h, 24h, 30d (default: an hour of minutes, a day of hours, 30 days of days).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only this metric (e.g. received, delivered_local, rejected_unknown_user).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// A domain or mailbox address, or * for every scope (default: the whole server).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Domain commands.

@@ -445,7 +445,7 @@ impl Session<'_> {
             DataStep::SendBody => {
                 let wire = dot_stuff(&msg.body);
                 tracing::debug!(
-                    host = %self.target.host, addr = %self.target.addr, message = %msg.id, bytes = wire.len(),
+                    host = %self.target.host, addr = %self.target.addr, message_id = %msg.id, bytes = wire.len(),
                     "smtp message data"
                 );
                 let res = self.conn()?.send(&wire, cfg.data_timeout).await;
