@@ -80,6 +80,13 @@ PROTECTED = [
     ("DELETE", "/api/v1/queue/0123abcd", None),
     ("POST", "/api/v1/queue/pause", None),
     ("POST", "/api/v1/queue/resume", None),
+    ("GET", "/api/v1/listeners", None),
+    ("POST", "/api/v1/listeners/smtp/stop", None),
+    ("POST", "/api/v1/listeners/smtp/start", None),
+    ("GET", "/api/v1/ip-ranges", None),
+    ("POST", "/api/v1/ip-ranges", {"network": "0.0.0.0/0", "action": "deny", "priority": 0}),
+    ("PUT", "/api/v1/ip-ranges/1", {"network": "0.0.0.0/0", "action": "deny", "priority": 0}),
+    ("DELETE", "/api/v1/ip-ranges/1", None),
     ("GET", "/api/v1/no-such-thing", None),
 ]
 
@@ -231,6 +238,15 @@ def test_openapi_lists_every_path(server):
         "/api/v1/queue/retry-all": {"post"},
         "/api/v1/queue/pause": {"post"},
         "/api/v1/queue/resume": {"post"},
+        "/api/v1/listeners": {"get"},
+        "/api/v1/listeners/{name}/stop": {"post"},
+        "/api/v1/listeners/{name}/start": {"post"},
+        "/api/v1/ip-ranges": {"get", "post"},
+        "/api/v1/ip-ranges/{id}": {"put", "delete"},
+        "/api/v1/logs": {"get"},
+        "/api/v1/messages/{id}/trace": {"get"},
+        "/api/v1/stats": {"get"},
+        "/api/v1/stats/summary": {"get"},
     }
     for path, methods in expected.items():
         assert path in paths, path
@@ -240,6 +256,11 @@ def test_openapi_lists_every_path(server):
         assert {"401", "409", "422"} <= set(paths[path]["post"]["responses"]), path
     assert {"401", "404", "422"} <= set(paths["/api/v1/queue/{id}"]["delete"]["responses"])
     assert "bearer" in spec["components"]["securitySchemes"]
+    # A body that is not JSON, or not sent as JSON, is a documented error too.
+    assert {"400", "415", "422"} <= set(paths["/api/v1/ip-ranges"]["post"]["responses"])
+    # Each schema name is used once (two types called Status once shared one).
+    assert "RecordStatus" in spec["components"]["schemas"]
+    assert "listeners" in spec["components"]["schemas"]["Status"]["properties"]
 
 
 def test_settings_get_and_put(server):

@@ -149,7 +149,8 @@ pub async fn add_domain(
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 404, description = "No such domain", body = ErrorBody)
+        (status = 404, description = "No such domain", body = ErrorBody),
+        (status = 422, description = "Not a valid domain name, or it still has accounts or addresses", body = ErrorBody)
     )
 )]
 pub async fn remove_domain(State(state): State<ApiState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
@@ -253,7 +254,8 @@ pub async fn update_account(
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "Not logged in", body = ErrorBody),
-        (status = 404, description = "No such account", body = ErrorBody)
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 422, description = "Not a valid address", body = ErrorBody)
     )
 )]
 pub async fn remove_account(State(state): State<ApiState>, Path(address): Path<String>) -> ApiResult<StatusCode> {

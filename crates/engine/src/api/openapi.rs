@@ -73,6 +73,35 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        document_body_errors(openapi);
+    }
+}
+
+/// Every operation that takes a JSON body can also answer 400 (not JSON),
+/// 415 (not sent as `application/json`) and 422 (fields missing or of the
+/// wrong type), always with the usual error body; this adds those answers
+/// wherever a handler's own list leaves them out.
+fn document_body_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let answers = [
+        ("400", "The body is not valid JSON"),
+        ("415", "The body was not sent as application/json"),
+        ("422", "The body lacks a field or has one of the wrong type"),
+    ];
+    for item in openapi.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            if op.request_body.is_none() {
+                continue;
+            }
+            for (code, text) in answers {
+                op.responses.responses.entry(code.to_string()).or_insert_with(|| {
+                    let content =
+                        ContentBuilder::new().schema(Some(RefOr::Ref(Ref::from_schema_name("ErrorBody")))).build();
+                    RefOr::T(ResponseBuilder::new().description(text).content("application/json", content).build())
+                });
+            }
+        }
     }
 }
 

@@ -110,6 +110,7 @@ pub struct DnsRecord {
 /// The result of checking one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = RecordStatus)]
 pub enum Status {
     /// Published as needed.
     Ok,
