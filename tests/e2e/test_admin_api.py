@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import smtplib
 import queue
 import stat
 import threading
@@ -354,7 +355,7 @@ def test_accounts(server):
     assert call(server, "DELETE", "/api/v1/domains/people.test", token=token)[0] == 204
 
 
-def test_live_log_shows_accepted_message(server):
+def test_live_log_shows_a_messages_events_in_order(server):
     req = urllib.request.Request(base(server) + "/api/v1/events",
                                  headers={"Authorization": f"Bearer {token_of(server)}"})
     resp = urllib.request.urlopen(req, timeout=30)
@@ -373,21 +374,38 @@ def test_live_log_shows_accepted_message(server):
 
     threading.Thread(target=reader, daemon=True).start()
     try:
-        queue_id = server.deliver("alice@example.test", b"Subject: live log\r\n\r\nhello\r\n")
-        deadline = time.monotonic() + 1.0
-        seen = []
+        t0 = time.monotonic()
+        with smtplib.SMTP(*server.addr("smtp"), timeout=30) as c:
+            c.ehlo("live-log.test")
+            c.sendmail("sender@remote.test", ["alice@example.test"], b"Subject: live log\r\n\r\nhello\r\n")
+            reply = c.noop()  # keep the session open until the message is accepted
+            assert reply[0] == 250
+        # Everything about this message, in the order the server did it, within a second.
+        deadline = t0 + 1.0
+        seen, session, queue_id = [], None, None
         while time.monotonic() < deadline:
             try:
                 ev = events.get(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            seen.append(ev)
-            if ev["message"] == "message accepted" and ev["fields"].get("message_id") == queue_id:
-                assert ev["level"] == "INFO"
-                assert ev["time"] and ev["target"]
-                assert ev["fields"]["recipients"] == 1
-                return
-        pytest.fail(f"no 'message accepted' event for {queue_id} within 1 s; saw {seen}")
+            f = ev["fields"]
+            if ev["message"] == "message accepted":
+                session, queue_id = f["session"], f["message_id"]
+                assert ev["level"] == "INFO" and ev["time"] and ev["target"]
+                assert f["recipients"] == 1 and f["from"] == "sender@remote.test"
+            mine = (session is not None and f.get("session") == session) or \
+                (queue_id is not None and f.get("message_id") == queue_id) or \
+                (ev["message"] == "smtp session started" and f.get("peer", "").startswith("127.0.0.1"))
+            if mine:
+                seen.append((ev["message"], f.get("session"), f.get("message_id")))
+            if session is not None and ev["message"] == "smtp session ended" and f.get("session") == session:
+                break
+        names = [name for name, _, _ in seen if name in
+                 ("smtp session started", "message accepted", "delivered locally", "smtp session ended")]
+        assert queue_id, f"no 'message accepted' event within 1 s; saw {seen}"
+        assert names[-4:] == ["smtp session started", "message accepted", "delivered locally",
+                              "smtp session ended"], seen
+        assert [s for name, s, _ in seen if name == "smtp session started"][-1] == session
     finally:
         resp.close()
 
