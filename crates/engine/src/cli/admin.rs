@@ -241,7 +241,8 @@ fn settings(store: &Store, c: SettingsCmd) -> anyhow::Result<()> {
     match c {
         SettingsCmd::List => {
             for def in config::SETTINGS {
-                println!("{:<26} = {:<24} {}", def.key, config::value(store, def.key)?, def.help);
+                let when = if crate::live::needs_restart(def.key) { " (applies at restart)" } else { "" };
+                println!("{:<26} = {:<24} {}{when}", def.key, config::value(store, def.key)?, def.help);
             }
         }
         SettingsCmd::Get { key } => {
@@ -252,7 +253,11 @@ fn settings(store: &Store, c: SettingsCmd) -> anyhow::Result<()> {
         }
         SettingsCmd::Set { key, value } => {
             let v = config::set(store, &key, &value)?;
-            println!("{key} = {v} (restart the server for it to take effect).");
+            if crate::live::needs_restart(&key) {
+                println!("{key} = {v} (a running server uses it after its next restart).");
+            } else {
+                println!("{key} = {v} (a running server uses it within seconds).");
+            }
         }
         SettingsCmd::Reset { key } => {
             if config::find(&key).is_none() {
