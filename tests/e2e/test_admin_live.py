@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 from conftest import outbound_settings
-from mailroom import PASSWORDS
+from mailroom import PASSWORDS, retr_all
 from test_admin_api import base, call, token_of
 
 ALICE = "alice@example.test"
@@ -437,3 +437,80 @@ def test_bounce_notification(server_factory, test_dns, loopback):
         assert f"user@{domain}" in ev["fields"]["rcpt"]
     finally:
         events.close()
+
+
+# ---- first-run helpers: admin password, test message, the web interface ------
+
+
+def test_admin_password_through_the_api(fresh_server):
+    srv = fresh_server
+    token = token_of(srv)
+    _, st = call(srv, "GET", "/api/v1/status", token=token)
+    assert st["admin_password_set"] is False
+    status, err = call(srv, "PUT", "/api/v1/admin-password", {"password": "short"}, token=token)
+    assert status == 422 and "8 characters" in err["error"]
+    assert call(srv, "PUT", "/api/v1/admin-password", {"password": "long-enough-1"})[0] == 401
+    assert call(srv, "PUT", "/api/v1/admin-password", {"password": "long-enough-1"}, token=token)[0] == 204
+    status, login = call(srv, "POST", "/api/v1/login", {"password": "long-enough-1"})
+    assert status == 200 and login["token"]
+    _, st = call(srv, "GET", "/api/v1/status", token=login["token"])
+    assert st["admin_password_set"] is True
+
+
+def test_test_message_reaches_a_local_mailbox(server):
+    token = token_of(server)
+    user, password = server.new_account()
+    status, sent = call(server, "POST", "/api/v1/test-message", {"to": user.upper()}, token=token)
+    assert status == 202, sent
+    assert sent["local"] is True and sent["queued"] is False and sent["from"] == "postmaster@example.test"
+    p = server.pop3(user, password=password)
+    try:
+        [stored] = retr_all(p)
+    finally:
+        p.quit()
+    assert b"Subject: Mailroom test message" in stored
+    # Read it with an independent client: the body is in both languages.
+    import email
+    msg = email.message_from_bytes(stored)
+    text = msg.get_payload(decode=True).decode()
+    assert "mail reaches" in text and "почта доходит" in text
+    status, trace = call(server, "GET", f"/api/v1/messages/{sent['message_id']}/trace", token=token)
+    assert status == 200 and trace["status"] == "delivered", trace
+    for body, words in (({"to": "nobody@example.test"}, "no mailbox"), ({"to": "not an address"}, "")):
+        status, err = call(server, "POST", "/api/v1/test-message", body, token=token)
+        assert status == 422 and words in err["error"], err
+
+
+def test_test_message_to_another_domain_is_queued(fresh_server):
+    srv = fresh_server
+    token = token_of(srv)
+    call(srv, "POST", "/api/v1/queue/pause", token=token)
+    status, sent = call(srv, "POST", "/api/v1/test-message", {"to": "friend@elsewhere.test"}, token=token)
+    assert status == 202 and sent["queued"] is True and sent["local"] is False
+    _, q = call(srv, "GET", "/api/v1/queue", token=token)
+    [queued] = [m for m in q["messages"] if m["id"] == sent["message_id"]]
+    assert [r["address"] for r in queued["recipients"]] == ["friend@elsewhere.test"]
+    assert queued["sender"] == "postmaster@example.test"
+
+
+def test_web_interface_is_served_with_safe_headers(server):
+    host, port = server.addr("admin")
+    for path in ("/", "/dashboard", "/settings/limits"):
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=30) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"].startswith("text/html")
+            assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+            assert r.headers["X-Frame-Options"] == "DENY"
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+            page = r.read().decode()
+        assert "Mailroom" in page
+    _, st = call(server, "GET", "/api/v1/status", token=token_of(server))
+    if not st["web_ui"]:
+        # A build without the UI says so, in both languages, and how to build it.
+        assert "scripts/build-ui" in page and "Веб-интерфейс" in page
+    # Unknown API paths stay JSON errors; a missing asset is a plain 404.
+    status, err = call(server, "GET", "/api/v1/no-such-thing", token=token_of(server))
+    assert status == 404 and "openapi.json" in err["error"]
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"http://{host}:{port}/assets/missing-0000.js", timeout=30)
+    assert e.value.code == 404

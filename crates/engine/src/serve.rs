@@ -156,6 +156,7 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         };
         write_runtime(data_dir, &info)?;
         print_banner(data_dir, &store, &config, &listeners, &opts.cli_hint);
+        print_web_ui(admin_addr, &api.local_token);
         if config.admin_remote_access {
             println!("  {:<40} https://{}", REMOTE_ADMIN_LISTENER.label, api.remote.address());
         }
@@ -249,6 +250,23 @@ fn print_banner(
     }
     out.push_str("Stop with Ctrl+C.");
     println!("{out}");
+}
+
+/// Where to open the web interface. On a terminal the link carries the local
+/// token (in the part after `#`, which browsers never send anywhere), so the
+/// person who started the server is logged in at once; in a service's log
+/// it does not.
+fn print_web_ui(admin: SocketAddr, token: &str) {
+    let host = if admin.ip().is_unspecified() { SocketAddr::new([127, 0, 0, 1].into(), admin.port()) } else { admin };
+    if !crate::api::ui::available() {
+        println!("Web interface: not in this build (build it with scripts/build-ui, then mailroomd again).");
+    } else if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!("Web interface: http://{host}/#token={token}");
+    } else {
+        println!(
+            "Web interface: http://{host}/ (log in with the admin password; set it with `mailroomd admin-password`)"
+        );
+    }
 }
 
 async fn wait_for_shutdown() {

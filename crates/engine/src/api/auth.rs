@@ -157,7 +157,8 @@ pub async fn guard(State(state): State<ApiState>, req: Request, next: Next) -> R
         tracing::warn!(origin = origin.unwrap_or(""), path = %req.uri().path(), "admin API request from a foreign origin refused");
         return ApiError::new(StatusCode::FORBIDDEN, "requests from other web sites are not allowed").into_response();
     }
-    if PUBLIC_PATHS.contains(&req.uri().path()) {
+    // The web interface's files are public; what they do goes through the API.
+    if PUBLIC_PATHS.contains(&req.uri().path()) || !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
     let bearer = req
@@ -177,6 +178,44 @@ pub async fn guard(State(state): State<ApiState>, req: Request, next: Next) -> R
     } else {
         ApiError::unauthorized("the token is wrong or has expired; log in again").into_response()
     }
+}
+
+/// Body of `PUT /api/v1/admin-password`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewPassword {
+    /// The new admin password, at least 8 characters.
+    pub password: String,
+}
+
+/// Sets or changes the admin password (the setup wizard's first step). Login
+/// sessions already open stay valid.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin-password",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = NewPassword,
+    responses(
+        (status = 204, description = "Stored"),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 422, description = "Too short", body = ErrorBody)
+    )
+)]
+pub async fn set_password(State(state): State<ApiState>, Body(body): Body<NewPassword>) -> ApiResult<StatusCode> {
+    if body.password.chars().count() < 8 {
+        return Err(ApiError::invalid("the admin password needs at least 8 characters"));
+    }
+    let store = state.backend.store().clone();
+    tokio::task::spawn_blocking(move || set_admin_password(&store, &body.password))
+        .await
+        .map_err(ApiError::internal)??;
+    tracing::info!(change = "admin_password", "admin password changed through the admin API");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether an admin password has been set.
+pub fn admin_password_set(store: &Store) -> Result<bool, mailroom_store::Error> {
+    Ok(store.setting(ADMIN_PASSWORD_KEY)?.is_some())
 }
 
 /// Body of `POST /api/v1/login`.

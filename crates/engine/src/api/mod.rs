@@ -6,6 +6,7 @@
 //!   each protocol's listener;
 //! * [`ipranges`]: the IP filter;
 //! * [`remote`]: remote administration over HTTPS;
+//! * [`testmail`]: sending a test message;
 //! * [`settings`]: reading and changing server settings;
 //! * [`directory`]: domains and accounts;
 //! * [`dns`]: the DNS records a domain needs, and their live check;
@@ -15,7 +16,8 @@
 //! * [`logs`]: searching the log files, and message traces;
 //! * [`stats`]: statistics series and the dashboard summary;
 //! * [`openapi`]: the OpenAPI description, generated from the handlers;
-//! * [`error`]: JSON error answers.
+//! * [`error`]: JSON error answers;
+//! * [`ui`]: the web interface, embedded, at every path outside `/api/`.
 //!
 //! Handlers call the same library functions as the CLI
 //! ([`crate::domains`], [`crate::config`], the store), so both behave alike.
@@ -35,6 +37,8 @@ pub mod remote;
 pub mod settings;
 pub mod stats;
 pub mod status;
+pub mod testmail;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,6 +86,8 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/login", post(auth::login))
         .route("/api/v1/openapi.json", get(openapi::spec))
+        .route("/api/v1/admin-password", put(auth::set_password))
+        .route("/api/v1/test-message", post(testmail::send))
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/settings", get(settings::list))
         .route("/api/v1/settings/{key}", put(settings::set))
@@ -114,13 +120,20 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/messages/{id}/trace", get(logs::message_trace))
         .route("/api/v1/stats", get(stats::series))
         .route("/api/v1/stats/summary", get(stats::summary))
-        .fallback(not_found)
+        .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
 }
 
-async fn not_found() -> error::ApiError {
-    error::ApiError::not_found("there is no such API endpoint; GET /api/v1/openapi.json lists them")
+/// Paths under `/api/` that match no route get a JSON 404; GET of any other
+/// path is the web interface.
+async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") || (method != axum::http::Method::GET && method != axum::http::Method::HEAD) {
+        return error::ApiError::not_found("there is no such API endpoint; GET /api/v1/openapi.json lists them")
+            .into_response();
+    }
+    ui::serve(uri).await
 }
 
 /// Serves the API on `listener` until the task is aborted.

@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{aliases, auth, directory, dns, error, events, ipranges, listeners, logs, queue, settings, stats, status};
+use super::{
+    aliases, auth, directory, dns, error, events, ipranges, listeners, logs, queue, settings, stats, status, testmail,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -16,6 +18,8 @@ use super::{aliases, auth, directory, dns, error, events, ipranges, listeners, l
     ),
     paths(
         auth::login,
+        auth::set_password,
+        testmail::send,
         status::status,
         listeners::list,
         listeners::stop,
@@ -125,6 +129,8 @@ mod tests {
         let doc = ApiDoc::openapi();
         for path in [
             "/api/v1/login",
+            "/api/v1/admin-password",
+            "/api/v1/test-message",
             "/api/v1/status",
             "/api/v1/settings",
             "/api/v1/settings/{key}",

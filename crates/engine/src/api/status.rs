@@ -61,6 +61,10 @@ pub struct Status {
     pub restart_needed: Vec<String>,
     /// Problems to show, in plain language (empty when all is well).
     pub warnings: Vec<String>,
+    /// An admin password is set (logins with it are possible).
+    pub admin_password_set: bool,
+    /// This build carries the web interface.
+    pub web_ui: bool,
 }
 
 /// The engine's state at a glance.
@@ -76,7 +80,7 @@ pub struct Status {
 )]
 pub async fn status(State(state): State<ApiState>) -> ApiResult<Json<Status>> {
     let s = state.clone();
-    let (counts, paused, health, restart) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (counts, paused, health, restart, password_set) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let store = s.backend.store();
         let domains = store.list_domains()?.len() as u64;
         let accounts = store.list_accounts(None)?.len() as u64;
@@ -87,7 +91,8 @@ pub async fn status(State(state): State<ApiState>) -> ApiResult<Json<Status>> {
         let paused = crate::config::value(store, "queue_paused")? == "true";
         let health = crate::watch::health(&s.data_dir, &s.backend.config());
         let restart = s.backend.live().restart_needed(store)?;
-        Ok((counts, paused, health, restart))
+        let password_set = super::auth::admin_password_set(store)?;
+        Ok((counts, paused, health, restart, password_set))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -133,6 +138,8 @@ pub async fn status(State(state): State<ApiState>) -> ApiResult<Json<Status>> {
             .map(|t| t.to_rfc3339()),
         restart_needed: restart.into_iter().map(String::from).collect(),
         warnings,
+        admin_password_set: password_set,
+        web_ui: super::ui::available(),
     }))
 }
 
