@@ -9,7 +9,19 @@ import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
 
 const api = process.env.MAILROOM_API ?? 'http://127.0.0.1:8080';
-const proxy = { '/api': { target: api, changeOrigin: true } };
+// The engine refuses requests from other web sites (it compares Origin with
+// its own address), so the proxy presents the engine's own origin.
+const proxy = {
+  '/api': {
+    target: api,
+    changeOrigin: true,
+    configure: (proxy: { on: (ev: 'proxyReq', fn: (req: { setHeader: (k: string, v: string) => void; getHeader: (k: string) => unknown }) => void) => void }) => {
+      proxy.on('proxyReq', (req) => {
+        if (req.getHeader('origin')) req.setHeader('origin', new URL(api).origin);
+      });
+    },
+  },
+};
 
 export default defineConfig({
   plugins: [react()],

@@ -6,12 +6,12 @@
 import { Alert, Badge, Card, Group, SimpleGrid, Stack, Switch, Table, Text, Title } from '@mantine/core';
 import { AreaChart } from '@mantine/charts';
 import { notifications } from '@mantine/notifications';
-import { IconAlertTriangle, IconRefresh } from '@tabler/icons-react';
+import { IconAlertTriangle } from '@tabler/icons-react';
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { api, query, seg } from '../api/client';
-import type { ListenerChange, ServerEvent, StatsAnswer, StatsSummary, Status } from '../api/types';
+import type { ListenerChange, LogEntry, ServerEvent, StatsAnswer, StatsSummary, Status } from '../api/types';
 import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
 import { useEvents } from '../events';
 import { fmtBytes, fmtDate, fmtHour, fmtNumber, fmtTime } from '../format';
@@ -70,7 +70,10 @@ export function Dashboard() {
     from.setUTCMinutes(0, 0, 0);
     return api<StatsAnswer>('GET', `/stats${query({ granularity: 'hour', from: from.toISOString().replace('.000', '') })}`);
   });
-  const { events, subscribe } = useEvents();
+  const { events: live, subscribe } = useEvents();
+  // Until something happens live, show the most recent entries of the log files.
+  const recent = useLoad(() => api<LogEntry[]>('GET', '/logs?limit=10'));
+  const events: { time: string; level: string; message: string }[] = live.length ? live : recent.data ?? [];
   const [busy, setBusy] = useState<string | null>(null);
 
   // Refresh on engine changes (debounced) and every 30 seconds.
@@ -131,11 +134,6 @@ export function Dashboard() {
               <Text key={w}>{w}</Text>
             ))}
           </Stack>
-        </Alert>
-      )}
-      {s && s.restart_needed.length > 0 && (
-        <Alert color="yellow" icon={<IconRefresh />} title={t('dashboard.restartNeeded')} data-testid="restart-needed">
-          {t('dashboard.restartNeededText', { keys: s.restart_needed.join(', ') })}
         </Alert>
       )}
 

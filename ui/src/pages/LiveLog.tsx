@@ -33,14 +33,21 @@ const LOG_PROTOCOLS = ['smtp', 'pop3', 'imap', 'delivery', 'api', 'engine'];
 export const levelColor = (level: string) =>
   ({ ERROR: 'red', WARN: 'orange', INFO: 'blue', DEBUG: 'gray', TRACE: 'gray' })[level.toUpperCase()] ?? 'gray';
 
-/** Which protocol a live event belongs to: its own field, else guessed from where it was logged. */
+/**
+ * Which protocol a live event belongs to, from the module that logged it: the
+ * same rule the engine applies to its log files (so live rows and /logs
+ * history filter alike).
+ */
 export function eventProtocol(e: ServerEvent): string {
   const p = e.fields.protocol;
   if (typeof p === 'string' && p) return p;
-  const target = e.target.toLowerCase();
-  for (const name of ['smtp', 'pop3', 'imap']) if (target.includes(name)) return name;
-  if (target.includes('deliver') || target.includes('queue') || target.includes('outbound')) return 'delivery';
-  if (target.includes('api')) return 'api';
+  const target = e.target;
+  const starts = (prefix: string) => target === prefix || target.startsWith(`${prefix}::`);
+  if (starts('mailroom_smtp') || starts('mailroom_engine::backend::smtp')) return 'smtp';
+  if (starts('mailroom_pop3')) return 'pop3';
+  if (starts('mailroom_imap') || starts('mailroom_engine::imap_backend')) return 'imap';
+  if (starts('mailroom_outbound') || starts('mailroom_dkim') || starts('mailroom_engine::delivery')) return 'delivery';
+  if (starts('mailroom_engine::api')) return 'api';
   return 'engine';
 }
 
