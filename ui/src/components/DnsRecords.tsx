@@ -72,10 +72,10 @@ export function DnsRecords({ domain }: { domain: string }) {
           <Table verticalSpacing="sm">
             <Table.Thead>
               <Table.Tr>
-                <Table.Th>{t('dns.type')}</Table.Th>
+                <Table.Th w={100}>{t('dns.type')}</Table.Th>
                 <Table.Th>{t('dns.name')}</Table.Th>
                 <Table.Th>{t('dns.value')}</Table.Th>
-                <Table.Th>{t('dns.status')}</Table.Th>
+                <Table.Th miw={220}>{t('dns.status')}</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -85,7 +85,9 @@ export function DnsRecords({ domain }: { domain: string }) {
                   <Table.Tr key={key(r)} data-testid={`dns-record-${r.kind}`}>
                     <Table.Td>
                       <Stack gap={2}>
-                        <Badge variant="outline">{r.type}</Badge>
+                        <Badge variant="outline" style={{ overflow: 'visible' }} miw={64}>
+                          {r.type}
+                        </Badge>
                         <Text size="xs" c="dimmed">
                           {r.required ? t('dns.required') : t('dns.optional')}
                         </Text>
@@ -110,7 +112,7 @@ export function DnsRecords({ domain }: { domain: string }) {
                         {r.purpose}
                       </Text>
                     </Table.Td>
-                    <Table.Td maw={320}>
+                    <Table.Td miw={220} maw={320}>
                       {c ? (
                         <Stack gap={4}>
                           <Badge color={c.status === 'ok' ? 'green' : 'red'} data-testid={`dns-status-${r.kind}`}>

@@ -249,7 +249,7 @@ export function Dashboard() {
               {events.slice(0, 10).map((e, i) => (
                 <Table.Tr key={`${e.time}-${i}`}>
                   <Table.Td w={100}>{fmtTime(e.time)}</Table.Td>
-                  <Table.Td w={90}>
+                  <Table.Td w={130}>
                     <Badge color={levelColor(e.level)} variant="light">
                       {t(`levels.${e.level}`, { defaultValue: e.level })}
                     </Badge>

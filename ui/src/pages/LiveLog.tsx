@@ -179,7 +179,7 @@ export function LiveLog() {
           <Table.Thead>
             <Table.Tr>
               <Table.Th w={180}>{t('log.time')}</Table.Th>
-              <Table.Th w={90}>{t('log.level')}</Table.Th>
+              <Table.Th w={130}>{t('log.level')}</Table.Th>
               <Table.Th w={90}>{t('log.protocol')}</Table.Th>
               <Table.Th>{t('log.message')}</Table.Th>
               <Table.Th w={160}>{t('log.messageId')}</Table.Th>
