@@ -71,9 +71,9 @@ export function Dashboard() {
     return api<StatsAnswer>('GET', `/stats${query({ granularity: 'hour', from: from.toISOString().replace('.000', '') })}`);
   });
   const { events: live, subscribe } = useEvents();
-  // Until something happens live, show the most recent entries of the log files.
+  // Live events first, then the most recent entries of the log files from before this page opened.
   const recent = useLoad(() => api<LogEntry[]>('GET', '/logs?limit=10'));
-  const events: { time: string; level: string; message: string }[] = live.length ? live : recent.data ?? [];
+  const events: { time: string; level: string; message: string }[] = [...live, ...(recent.data ?? []).filter((e) => !live.length || e.time < live[live.length - 1].time)];
   const [busy, setBusy] = useState<string | null>(null);
 
   // Refresh on engine changes (debounced) and every 30 seconds.

@@ -54,7 +54,7 @@ export function mockApi(routes: Record<string, Reply | Handler>) {
 export function calls(fn: ReturnType<typeof mockApi>): string[] {
   return fn.mock.calls.map(([input, init]) => {
     const url = new URL(String(input), 'http://localhost');
-    return `${((init as RequestInit | undefined)?.method ?? 'GET').toUpperCase()} ${url.pathname.replace(/^\/api\/v1/, '')}`;
+    return `${((init as RequestInit | undefined)?.method ?? 'GET').toUpperCase()} ${decodeURIComponent(url.pathname.replace(/^\/api\/v1/, ''))}`;
   });
 }
 
