@@ -1,0 +1,34 @@
+/**
+ * Where the admin token lives: sessionStorage, so it is gone when the tab closes.
+ *
+ * A token can also arrive in the address as `#token=...` (the engine prints such
+ * a link for the local admin); `takeTokenFromUrl` stores it and removes it from
+ * the address bar so it is not left in the history or in screenshots.
+ */
+
+const KEY = 'mailroom.token';
+
+export function getToken(): string | null {
+  try {
+    return sessionStorage.getItem(KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function setToken(token: string): void {
+  sessionStorage.setItem(KEY, token);
+}
+
+export function clearToken(): void {
+  sessionStorage.removeItem(KEY);
+}
+
+/** Reads `#token=...` (also `#/path?token=` style fragments are left alone). */
+export function takeTokenFromUrl(loc: Location = window.location, hist: History = window.history): boolean {
+  const m = /^#token=([^&]+)/.exec(loc.hash);
+  if (!m) return false;
+  setToken(decodeURIComponent(m[1]));
+  hist.replaceState(null, '', loc.pathname + loc.search + '#/');
+  return true;
+}

@@ -1,0 +1,21 @@
+/**
+ * Starts the admin UI: picks up a `#token=...` link, loads the translations
+ * and styles, and mounts the app.
+ */
+import '@mantine/core/styles.css';
+import '@mantine/notifications/styles.css';
+import '@mantine/charts/styles.css';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { takeTokenFromUrl } from './api/auth';
+import i18n from './i18n';
+import App from './App';
+
+takeTokenFromUrl();
+document.documentElement.lang = i18n.language;
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -1,0 +1,273 @@
+/**
+ * Setup wizard, opened by itself on first run (no domain yet) and reachable
+ * from the navigation afterwards. Steps: the server's host name, the mail
+ * domain, the first mailboxes, the DNS records to publish (with a live
+ * check), and the settings to type into mail programs. The admin can leave at
+ * any step and come back; the step and domain are remembered.
+ */
+import { Alert, Button, Card, Group, Select, Stack, Stepper, Table, Text, TextInput } from '@mantine/core';
+import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useNavigate } from 'react-router';
+import { api } from '../api/client';
+import type { AccountInfo, DomainInfo, Setting, Status } from '../api/types';
+import { DnsRecords } from '../components/DnsRecords';
+import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
+import { useLoad } from '../useLoad';
+import { AddAccountForm } from './Accounts';
+import { AddDomainForm } from './Domains';
+
+/** Set (per tab session) when the admin leaves or finishes the wizard, so it does not open by itself again. */
+export const WIZARD_LEFT_KEY = 'mailroom.wizardLeft';
+const PROGRESS_KEY = 'mailroom.wizard';
+
+interface Progress {
+  step: number;
+  domain: string | null;
+}
+
+function loadProgress(): Progress {
+  try {
+    const p = JSON.parse(localStorage.getItem(PROGRESS_KEY) ?? '');
+    if (typeof p.step === 'number') return { step: p.step, domain: p.domain ?? null };
+  } catch {
+    /* none yet */
+  }
+  return { step: 0, domain: null };
+}
+
+function HostnameStep({ onDone }: { onDone: () => void }) {
+  const { t } = useTranslation();
+  const errText = useErrorText();
+  const settings = useLoad(() => api<Setting[]>('GET', '/settings'));
+  const current = settings.data?.find((s) => s.key === 'hostname');
+  const [value, setValue] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const shown = value ?? current?.value ?? '';
+
+  const save = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (shown.trim() !== current?.value) await api('PUT', '/settings/hostname', { value: shown.trim() });
+      onDone();
+    } catch (err) {
+      setError(errText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={save}>
+      <Stack>
+        <Text>{t('wizard.hostnameIntro')}</Text>
+        <ErrorAlert error={settings.error} />
+        <TextInput
+          label={t('settingNames.hostname')}
+          description={t('wizard.hostnameHelp')}
+          placeholder="mail.example.com"
+          value={shown}
+          onChange={(e) => setValue(e.currentTarget.value)}
+          error={error}
+          required
+          w={420}
+          data-testid="wizard-hostname"
+        />
+        <Text size="sm" c="dimmed">
+          {t('wizard.hostnameRestart')}
+        </Text>
+        <Group>
+          <Button type="submit" loading={busy} data-testid="wizard-next">
+            {t('wizard.saveAndNext')}
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+function DomainStep({ domain, onChosen }: { domain: string | null; onChosen: (d: string) => void }) {
+  const { t } = useTranslation();
+  const domains = useLoad(() => api<DomainInfo[]>('GET', '/domains'));
+  const list = domains.data ?? [];
+  return (
+    <Stack>
+      <Text>{t('wizard.domainIntro')}</Text>
+      <AddDomainForm onAdded={(d) => onChosen(d.name)} />
+      {list.length > 0 && (
+        <Group align="flex-end">
+          <Select
+            label={t('wizard.pickDomain')}
+            data={list.map((d) => d.name)}
+            value={domain}
+            onChange={(v) => v && onChosen(v)}
+            w={360}
+            data-testid="wizard-domain-select"
+          />
+          {domain && (
+            <Button onClick={() => onChosen(domain)} data-testid="wizard-next">
+              {t('wizard.next')}
+            </Button>
+          )}
+        </Group>
+      )}
+    </Stack>
+  );
+}
+
+function MailboxesStep({ domain, onNext }: { domain: string; onNext: () => void }) {
+  const { t } = useTranslation();
+  const accounts = useLoad(() => api<AccountInfo[]>('GET', `/accounts?domain=${encodeURIComponent(domain)}`), [domain]);
+  return (
+    <Stack>
+      <Text>{t('wizard.mailboxesIntro', { domain })}</Text>
+      <AddAccountForm domain={domain} onAdded={() => void accounts.reload()} />
+      {accounts.data && accounts.data.length > 0 && (
+        <Card withBorder>
+          <Text fw={500} mb="xs">
+            {t('wizard.mailboxesSoFar')}
+          </Text>
+          {accounts.data.map((a) => (
+            <Text key={a.address}>{a.address}</Text>
+          ))}
+        </Card>
+      )}
+      <Group>
+        <Button onClick={onNext} data-testid="wizard-next">
+          {accounts.data && accounts.data.length > 0 ? t('wizard.next') : t('wizard.skip')}
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
+function ClientSettings({ domain }: { domain: string }) {
+  const { t } = useTranslation();
+  const status = useLoad(() => api<Status>('GET', '/status'));
+  const host = status.data?.hostname ?? '';
+  const port = (name: string, fallback: number) => {
+    const l = status.data?.listeners.find((x) => x.name === name);
+    const m = l && /:(\d+)$/.exec(l.address);
+    return m ? Number(m[1]) : fallback;
+  };
+  const rows = [
+    { what: t('wizard.incoming'), proto: 'IMAP', port: port('imaps', 993), security: t('wizard.ssl') },
+    { what: t('wizard.outgoing'), proto: 'SMTP', port: port('submission', 587), security: 'STARTTLS' },
+    { what: t('wizard.outgoingAlt'), proto: 'SMTP', port: port('submissions', 465), security: t('wizard.ssl') },
+  ];
+  return (
+    <Stack>
+      <Text>{t('wizard.clientsIntro')}</Text>
+      <Table withTableBorder data-testid="client-settings">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th />
+            <Table.Th>{t('wizard.server')}</Table.Th>
+            <Table.Th>{t('wizard.port')}</Table.Th>
+            <Table.Th>{t('wizard.security')}</Table.Th>
+            <Table.Th>{t('wizard.username')}</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {rows.map((r) => (
+            <Table.Tr key={r.what}>
+              <Table.Td>
+                {r.what} ({r.proto})
+              </Table.Td>
+              <Table.Td ff="monospace">{host}</Table.Td>
+              <Table.Td>{r.port}</Table.Td>
+              <Table.Td>{r.security}</Table.Td>
+              <Table.Td>{t('wizard.fullAddress', { example: `alice@${domain}` })}</Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+      <Text size="sm" c="dimmed">
+        {t('wizard.passwordNote')}
+      </Text>
+    </Stack>
+  );
+}
+
+export function Wizard() {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const [progress, setProgress] = useState<Progress>(loadProgress);
+  const save = (p: Progress) => {
+    setProgress(p);
+    localStorage.setItem(PROGRESS_KEY, JSON.stringify(p));
+  };
+  const go = (step: number) => save({ ...progress, step });
+  const leave = () => {
+    sessionStorage.setItem(WIZARD_LEFT_KEY, '1');
+    navigate('/');
+  };
+  const { step, domain } = progress;
+  const needDomain = step >= 2 && !domain;
+
+  return (
+    <Stack data-testid="wizard">
+      <PageHeader
+        title={t('wizard.title')}
+        intro={t('wizard.intro')}
+        actions={
+          <Button variant="default" onClick={leave} data-testid="wizard-leave">
+            {t('wizard.leave')}
+          </Button>
+        }
+      />
+      <Stepper active={needDomain ? 1 : step} onStepClick={(s) => (s < 2 || domain ? go(s) : undefined)} allowNextStepsSelect={false}>
+        <Stepper.Step label={t('wizard.stepHost')} description={t('wizard.stepHostDesc')}>
+          <HostnameStep onDone={() => go(1)} />
+        </Stepper.Step>
+        <Stepper.Step label={t('wizard.stepDomain')} description={t('wizard.stepDomainDesc')}>
+          <DomainStep domain={domain} onChosen={(d) => save({ step: 2, domain: d })} />
+        </Stepper.Step>
+        <Stepper.Step label={t('wizard.stepMailboxes')} description={t('wizard.stepMailboxesDesc')}>
+          {domain && <MailboxesStep domain={domain} onNext={() => go(3)} />}
+        </Stepper.Step>
+        <Stepper.Step label={t('wizard.stepDns')} description={t('wizard.stepDnsDesc')}>
+          {domain && (
+            <Stack>
+              <Text>{t('wizard.dnsIntro')}</Text>
+              <DnsRecords domain={domain} />
+              <Group>
+                <Button onClick={() => go(4)} data-testid="wizard-next">
+                  {t('wizard.next')}
+                </Button>
+              </Group>
+            </Stack>
+          )}
+        </Stepper.Step>
+        <Stepper.Step label={t('wizard.stepClients')} description={t('wizard.stepClientsDesc')}>
+          {domain && (
+            <Stack>
+              <ClientSettings domain={domain} />
+              <Alert color="green">{t('wizard.doneText')}</Alert>
+              <Group>
+                <Button
+                  onClick={() => {
+                    save({ step: 0, domain });
+                    leave();
+                  }}
+                  data-testid="wizard-finish"
+                >
+                  {t('wizard.finish')}
+                </Button>
+              </Group>
+            </Stack>
+          )}
+        </Stepper.Step>
+      </Stepper>
+      {step > 0 && (
+        <Group>
+          <Button variant="subtle" onClick={() => go(step - 1)} data-testid="wizard-back">
+            {t('wizard.back')}
+          </Button>
+        </Group>
+      )}
+    </Stack>
+  );
+}
