@@ -6,6 +6,7 @@ against the real server and real clients.
 
 from __future__ import annotations
 
+import http.client
 import json
 import poplib
 import queue
@@ -367,11 +368,25 @@ def test_remote_administration_is_https_only_and_switchable(fresh_server):
     assert https("GET", "/api/v1/status", headers={"Origin": "https://evil.example"})[0] == 403
     assert https("GET", "/api/v1/status", headers={"Origin": f"http://{srv.host}:{port}"})[0] == 403
     assert https("GET", "/api/v1/status", headers={"Origin": f"https://{srv.host}:{port}"})[0] == 200
+    # A name that is not this server's (DNS rebinding) is refused.
+    status, err = https("GET", "/api/v1/status", headers={"Host": "evil.example:8443"})
+    assert status == 403 and "name" in err["error"], err
     # Logins over the remote listener are throttled like any other.
     codes = [https("POST", "/api/v1/login", {"password": "wrong"}, auth=False)[0] for _ in range(11)]
     assert codes[0] == 401 and codes[-1] == 429, codes
+    # Switching it off ends open sessions: a request on a connection opened before is refused.
+    conn = http.client.HTTPSConnection(srv.host, port, context=ctx, timeout=30)
+    conn.request("GET", "/api/v1/status", headers={"Authorization": f"Bearer {token}"})
+    assert conn.getresponse().read() and True
     status, _ = call(srv, "PUT", "/api/v1/settings/admin_remote_access", {"value": "false"}, token=token)
     wait_for(lambda: refused(srv.host, port), what="remote administration closed")
+    try:
+        conn.request("GET", "/api/v1/status", headers={"Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        assert r.status == 403 and b"switched off" in r.read()
+    except (http.client.RemoteDisconnected, ConnectionError):
+        pass  # or the server closed the idle connection: either way, nothing more is served
+    conn.close()
 
 
 # ---- notifications -----------------------------------------------------------
@@ -450,11 +465,18 @@ def test_admin_password_through_the_api(fresh_server):
     status, err = call(srv, "PUT", "/api/v1/admin-password", {"password": "short"}, token=token)
     assert status == 422 and "8 characters" in err["error"]
     assert call(srv, "PUT", "/api/v1/admin-password", {"password": "long-enough-1"})[0] == 401
-    assert call(srv, "PUT", "/api/v1/admin-password", {"password": "long-enough-1"}, token=token)[0] == 204
+    status, changed = call(srv, "PUT", "/api/v1/admin-password", {"password": "long-enough-1"}, token=token)
+    assert status == 200 and changed["token"]
     status, login = call(srv, "POST", "/api/v1/login", {"password": "long-enough-1"})
     assert status == 200 and login["token"]
     _, st = call(srv, "GET", "/api/v1/status", token=login["token"])
     assert st["admin_password_set"] is True
+    # A new password ends the sessions made with the old one.
+    status, again = call(srv, "PUT", "/api/v1/admin-password", {"password": "another-one-2"}, token=login["token"])
+    assert status == 200
+    assert call(srv, "GET", "/api/v1/status", token=login["token"])[0] == 401
+    assert call(srv, "GET", "/api/v1/status", token=again["token"])[0] == 200
+    assert call(srv, "POST", "/api/v1/login", {"password": "long-enough-1"})[0] == 401
 
 
 def test_test_message_reaches_a_local_mailbox(server):

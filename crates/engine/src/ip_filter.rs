@@ -114,6 +114,13 @@ fn parse_protocols(text: &str) -> Result<Option<Vec<&'static str>>, String> {
 pub fn validate(row: &IpRangeRow) -> Result<IpRangeRow, String> {
     let text = row.network.trim();
     let net = match IpNet::from_str(text) {
+        // An IPv4-mapped IPv6 network is the IPv4 network (clients are matched as IPv4).
+        Ok(IpNet::V6(n)) if n.prefix_len() >= 96 && n.addr().to_ipv4_mapped().is_some() => {
+            match (n.addr().to_ipv4_mapped(), n.prefix_len().checked_sub(96)) {
+                (Some(v4), Some(len)) => ipnet::Ipv4Net::new(v4, len).map(IpNet::V4).unwrap_or(IpNet::V6(n)).trunc(),
+                _ => IpNet::V6(n).trunc(),
+            }
+        }
         Ok(n) => n.trunc(),
         Err(_) => match IpAddr::from_str(text) {
             Ok(ip) => IpNet::from(ip),
@@ -199,6 +206,12 @@ mod tests {
         let v = validate(&row(0, " 10.1.2.3/8 ", "IMAP, pop3,imap", "Deny", false, 5)).unwrap();
         assert_eq!((v.network.as_str(), v.protocols.as_str(), v.action.as_str()), ("10.0.0.0/8", "imap,pop3", "deny"));
         assert_eq!(validate(&row(0, "10.0.0.5", "", "allow", true, 5)).unwrap().network, "10.0.0.5/32");
+        // Mapped IPv6 is written as the IPv4 network it means, so it matches.
+        let mapped = validate(&row(0, "::ffff:203.0.113.0/120", "all", "deny", false, 5)).unwrap();
+        assert_eq!(mapped.network, "203.0.113.0/24");
+        let rules = IpRules::from_rows(&[IpRangeRow { id: 1, ..mapped }]);
+        assert!(!rules.check(ip("::ffff:203.0.113.9"), "smtp").allowed);
+        assert!(!rules.check(ip("203.0.113.9"), "smtp").allowed);
         assert!(validate(&row(0, "office", "all", "allow", false, 5)).unwrap_err().contains("192.168.1.0/24"));
         assert!(validate(&row(0, "10.0.0.0/8", "ftp", "allow", false, 5)).unwrap_err().contains("not a protocol"));
         assert!(validate(&row(0, "10.0.0.0/8", "all", "maybe", false, 5)).unwrap_err().contains("allow"));

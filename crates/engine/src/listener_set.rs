@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use crate::listeners::{Context, ListenerSpec, accept_loop, bind, explain};
 
@@ -42,7 +42,7 @@ impl std::fmt::Display for ListenerError {
 struct Entry {
     spec: ListenerSpec,
     address: SocketAddr,
-    task: Option<AbortHandle>,
+    task: Option<JoinHandle<()>>,
 }
 
 /// Every mail listener, started or stopped.
@@ -62,7 +62,7 @@ impl ListenerSet {
         let listener = tokio::net::TcpListener::from_std(socket)?;
         let address = listener.local_addr()?;
         tracing::info!(listener = spec.name, address = %address, "listening");
-        let task = tokio::spawn(accept_loop(listener, spec, self.ctx.clone())).abort_handle();
+        let task = tokio::spawn(accept_loop(listener, spec, self.ctx.clone()));
         self.lock().push(Entry { spec, address, task: Some(task) });
         Ok(address)
     }
@@ -84,22 +84,23 @@ impl ListenerSet {
             .collect()
     }
 
-    /// Stops accepting on `name` and closes its port. Returns false if it
-    /// was already stopped.
-    pub fn stop(&self, name: &str) -> Result<bool, ListenerError> {
-        let mut entries = self.lock();
-        let entry = entries
-            .iter_mut()
-            .find(|e| e.spec.name == name)
-            .ok_or_else(|| ListenerError::Unknown(format!("there is no listener called \"{name}\"")))?;
-        match entry.task.take() {
-            Some(task) if !task.is_finished() => {
-                task.abort();
-                tracing::warn!(listener = name, address = %entry.address, notify = "listener_stopped", change = "listener", "listener stopped by the admin");
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+    /// Stops accepting on `name` and closes its port (it is closed when this
+    /// returns). Returns false if it was already stopped.
+    pub async fn stop(&self, name: &str) -> Result<bool, ListenerError> {
+        let (task, address) = {
+            let mut entries = self.lock();
+            let entry = entries
+                .iter_mut()
+                .find(|e| e.spec.name == name)
+                .ok_or_else(|| ListenerError::Unknown(format!("there is no listener called \"{name}\"")))?;
+            (entry.task.take(), entry.address)
+        };
+        let Some(task) = task.filter(|t| !t.is_finished()) else { return Ok(false) };
+        task.abort();
+        // Wait until the task (and with it the socket) is gone, so a start right after can bind again.
+        let _ = task.await;
+        tracing::warn!(listener = name, address = %address, notify = "listener_stopped", change = "listener", "listener stopped by the admin");
+        Ok(true)
     }
 
     /// Opens `name` again on its address. Returns false if it was running.
@@ -115,7 +116,7 @@ impl ListenerSet {
         let socket = bind(entry.address, &entry.spec).map_err(|e| ListenerError::Bind(explain(&[e]).join(" ")))?;
         let listener = tokio::net::TcpListener::from_std(socket)
             .map_err(|e| ListenerError::Bind(format!("could not listen on {}: {e}", entry.address)))?;
-        entry.task = Some(tokio::spawn(accept_loop(listener, entry.spec, self.ctx.clone())).abort_handle());
+        entry.task = Some(tokio::spawn(accept_loop(listener, entry.spec, self.ctx.clone())));
         tracing::info!(listener = name, address = %entry.address, change = "listener", "listener started by the admin");
         Ok(true)
     }

@@ -83,8 +83,9 @@ impl Live {
     /// Reads settings and IP ranges again if the stored ones changed.
     /// Returns whether anything did.
     pub fn refresh(&self, store: &Store) -> Result<bool, mailroom_store::Error> {
-        let now = Seen { settings: store.settings()?, ranges: store.ip_ranges()? };
+        // Read under the lock, so an older read can never replace a newer one.
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Seen { settings: store.settings()?, ranges: store.ip_ranges()? };
         if *seen == now {
             return Ok(false);
         }

@@ -100,8 +100,9 @@ impl Raised {
             );
         }
         if Self::due(&mut self.cert, h.cert_expiring) {
-            let days = h.cert_expires.map(|t| (t - chrono::Utc::now().timestamp()) / 86_400).unwrap_or(0);
-            if days < 0 {
+            let left = h.cert_expires.map(|t| t - chrono::Utc::now().timestamp()).unwrap_or(0);
+            let days = left / 86_400;
+            if left < 0 {
                 tracing::warn!(
                     notify = "cert_expiring",
                     days,
@@ -131,6 +132,10 @@ pub async fn run(state: ApiState) {
         let config = state.backend.config();
         let changed = !checked_with.as_ref().is_some_and(|c| std::sync::Arc::ptr_eq(c, &config));
         checked_with = Some(config.clone());
+        if changed {
+            // A new queue_poll_secs (or anything the scheduler reads) applies now, not after its current wait.
+            state.backend.wake_queue();
+        }
         state.remote.sync(config.admin_remote_access, &state);
         if changed || last_health.is_none_or(|t| t.elapsed() >= HEALTH_EVERY) {
             last_health = Some(Instant::now());

@@ -148,7 +148,9 @@ pub const MIGRATIONS: &[&str] = &[
         ('fc00::/7', 'all', 'allow', 0, 20, 'Local network'),
         ('fe80::/10', 'all', 'allow', 0, 20, 'Local network'),
         ('0.0.0.0/0', 'all', 'allow', 0, 1000, 'Everyone else'),
-        ('::/0', 'all', 'allow', 0, 1000, 'Everyone else');",
+        ('::/0', 'all', 'allow', 0, 1000, 'Everyone else');
+    -- An admin who chose trusted_networks keeps exactly that choice: loopback relays by default only.
+    UPDATE ip_ranges SET relay = 0 WHERE EXISTS (SELECT 1 FROM settings WHERE key = 'trusted_networks');",
     // 5: statistics rollups: one counter per granularity, bucket, metric and scope.
     "CREATE TABLE stats (
         granularity TEXT NOT NULL,

@@ -98,6 +98,11 @@ impl Sessions {
         token
     }
 
+    /// Ends every session.
+    pub fn clear(&self) {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Whether `token` is a session that has not expired at `now`.
     pub fn is_valid(&self, token: &str, now: Instant) -> bool {
         let mut map = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
@@ -132,6 +137,17 @@ pub fn own_origins(addr: SocketAddr) -> Vec<String> {
     out
 }
 
+/// Whether a `Host` header names this server: an IP address, or `hostname`
+/// (any port).
+pub fn host_is_ours(host: &str, hostname: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split_once(']').map(|(ip, _)| ip).unwrap_or(rest)
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    name.parse::<IpAddr>().is_ok() || name.eq_ignore_ascii_case(hostname)
+}
+
 /// Whether a request with this `Origin` header may go on: no header (not a
 /// browser, or a same-origin GET) or exactly one of `allowed`.
 pub fn origin_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
@@ -145,10 +161,38 @@ pub fn origin_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
 /// path but the public ones.
 pub async fn guard(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).map(|v| v.to_str().unwrap_or("\u{0}"));
-    let remote = req.extensions().get::<ConnectInfo<Peer>>().is_some_and(|c| c.0.remote);
+    let peer = req.extensions().get::<ConnectInfo<Peer>>().map(|c| c.0);
+    let remote = peer.is_some_and(|p| p.remote);
+    if remote && !*state.remote.watch().borrow() {
+        return ApiError::new(StatusCode::FORBIDDEN, "remote administration is switched off").into_response();
+    }
+    // Clients from other machines (remote listener, or a local listener bound
+    // to a public address) are subject to the IP filter's admin rules at every
+    // request, so a new deny rule takes effect on open connections too.
+    if let Some(p) = peer
+        && !p.addr.ip().to_canonical().is_loopback()
+    {
+        let verdict = state.backend.live().ip_rules().check(p.addr.ip(), "admin");
+        if !verdict.allowed {
+            return ApiError::new(StatusCode::FORBIDDEN, "your address may not use the admin interface")
+                .into_response();
+        }
+    }
     let allowed = if remote {
-        // A page served over the remote listener: https:// and the host the browser asked for.
+        // A page served over the remote listener: https:// and the host the
+        // browser asked for, when that host is an address or this server's
+        // name (a foreign name pointing here is a DNS-rebinding attempt).
         let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !host_is_ours(host, &state.backend.config().hostname) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "open the admin interface by this server's name ({}) or its address",
+                    state.backend.config().hostname
+                ),
+            )
+            .into_response();
+        }
         vec![format!("https://{host}")]
     } else {
         state.origins.clone()
@@ -187,8 +231,8 @@ pub struct NewPassword {
     pub password: String,
 }
 
-/// Sets or changes the admin password (the setup wizard's first step). Login
-/// sessions already open stay valid.
+/// Sets or changes the admin password (the setup wizard's first step). Every
+/// login session ends; the answer carries a new one for the caller.
 #[utoipa::path(
     put,
     path = "/api/v1/admin-password",
@@ -196,12 +240,15 @@ pub struct NewPassword {
     security(("bearer" = [])),
     request_body = NewPassword,
     responses(
-        (status = 204, description = "Stored"),
+        (status = 200, description = "Stored; other sessions ended; a new session token", body = LoginResponse),
         (status = 401, description = "Not logged in", body = ErrorBody),
         (status = 422, description = "Too short", body = ErrorBody)
     )
 )]
-pub async fn set_password(State(state): State<ApiState>, Body(body): Body<NewPassword>) -> ApiResult<StatusCode> {
+pub async fn set_password(
+    State(state): State<ApiState>,
+    Body(body): Body<NewPassword>,
+) -> ApiResult<Json<LoginResponse>> {
     if body.password.chars().count() < 8 {
         return Err(ApiError::invalid("the admin password needs at least 8 characters"));
     }
@@ -209,8 +256,9 @@ pub async fn set_password(State(state): State<ApiState>, Body(body): Body<NewPas
     tokio::task::spawn_blocking(move || set_admin_password(&store, &body.password))
         .await
         .map_err(ApiError::internal)??;
-    tracing::info!(change = "admin_password", "admin password changed through the admin API");
-    Ok(StatusCode::NO_CONTENT)
+    state.sessions.clear();
+    tracing::info!(change = "admin_password", "admin password changed through the admin API; sessions ended");
+    Ok(Json(LoginResponse { token: state.sessions.create(Instant::now()) }))
 }
 
 /// Whether an admin password has been set.
@@ -309,6 +357,16 @@ mod tests {
         assert!(!origin_allowed(Some("null"), &allowed));
         let remote = own_origins("192.0.2.5:8080".parse().expect("addr"));
         assert_eq!(remote, vec!["http://192.0.2.5:8080".to_string()]);
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(host_is_ours("203.0.113.5:8443", "mail.example.com"));
+        assert!(host_is_ours("[2001:db8::1]:8443", "mail.example.com"));
+        assert!(host_is_ours("MAIL.example.com:8443", "mail.example.com"));
+        assert!(host_is_ours("mail.example.com", "mail.example.com"));
+        assert!(!host_is_ours("evil.example:8443", "mail.example.com"));
+        assert!(!host_is_ours("", "mail.example.com"));
     }
 
     #[test]

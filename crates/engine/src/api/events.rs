@@ -6,9 +6,13 @@
 
 use std::convert::Infallible;
 
+use axum::extract::{ConnectInfo, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
+
+use super::ApiState;
+use super::remote::Peer;
 
 /// Streams the live log.
 #[utoipa::path(
@@ -21,13 +25,31 @@ use tokio::sync::broadcast::error::RecvError;
         (status = 401, description = "Not logged in", body = super::error::ErrorBody)
     )
 )]
-pub async fn events() -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn events(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = crate::logging::subscribe();
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        match rx.recv().await {
-            Ok(ev) => Some((Ok(Event::default().event(ev.kind).data(ev.json.as_ref())), rx)),
-            Err(RecvError::Lagged(missed)) => Some((Ok(Event::default().event("lagged").data(missed.to_string())), rx)),
-            Err(RecvError::Closed) => None,
+    // Over the remote listener the stream ends when remote administration is switched off.
+    let open = peer.remote.then(|| state.remote.watch());
+    let stream = futures::stream::unfold((rx, open), |(mut rx, mut open)| async move {
+        let closed = async {
+            match open.as_mut() {
+                Some(w) => {
+                    let _ = w.wait_for(|o| !*o).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            r = rx.recv() => match r {
+                Ok(ev) => Some((Ok(Event::default().event(ev.kind).data(ev.json.as_ref())), (rx, open))),
+                Err(RecvError::Lagged(missed)) => {
+                    Some((Ok(Event::default().event("lagged").data(missed.to_string())), (rx, open)))
+                }
+                Err(RecvError::Closed) => None,
+            },
+            _ = closed => None,
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())

@@ -71,7 +71,7 @@ fn answer(state: &ApiState, name: &str, result: Result<bool, ListenerError>) -> 
     )
 )]
 pub async fn stop(State(state): State<ApiState>, Path(name): Path<String>) -> ApiResult<Json<ListenerChange>> {
-    let result = state.listeners.stop(&name);
+    let result = state.listeners.stop(&name).await;
     answer(&state, &name, result)
 }
 

@@ -9,6 +9,7 @@
 //! are refused by the origin check ([`super::auth`]), which on this listener
 //! accepts only `https://` plus the `Host` the browser asked for.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +27,11 @@ use super::ApiState;
 pub const REMOTE_ADMIN_PORT: u16 = 8443;
 
 /// How long a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Handshakes one address may have in progress at once, so that one host
+/// cannot take every slot.
+const HANDSHAKES_PER_IP: usize = 4;
 
 /// Handshakes in progress at once; more wait in the kernel's backlog.
 const MAX_HANDSHAKES: usize = 64;
@@ -75,6 +80,36 @@ impl Listener for TlsListener {
     }
 }
 
+/// One address's handshake in progress; counted down when dropped.
+struct PerIp {
+    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    fn take(map: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
+        let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= HANDSHAKES_PER_IP {
+            return None;
+        }
+        *n += 1;
+        Some(Self { map: map.clone(), ip })
+    }
+}
+
+impl Drop for PerIp {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Accepts TCP connections, applies the IP filter and runs handshakes.
 async fn handshakes(
     tcp: TcpListener,
@@ -83,6 +118,7 @@ async fn handshakes(
     ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+    let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let (stream, peer) = match tcp.accept().await {
@@ -98,10 +134,15 @@ async fn handshakes(
             tracing::warn!(peer = %peer, listener = "admin_remote", rule = verdict.rule, "connection refused by the IP filter");
             continue;
         }
+        let Some(ip_slot) = PerIp::take(&per_ip, peer.ip()) else {
+            tracing::info!(peer = %peer, "admin TLS handshake refused: too many at once from this address");
+            continue;
+        };
         let tls = tls.clone();
         let ready = ready.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _ip_slot = ip_slot;
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
                 Ok(Ok(conn)) => {
                     let _ = ready.send((conn, peer)).await;
@@ -118,17 +159,39 @@ pub struct RemoteAdmin {
     address: SocketAddr,
     tls: TlsAcceptor,
     open: Mutex<Option<Vec<tokio::task::AbortHandle>>>,
+    /// True while open; requests and event streams over the remote listener
+    /// end when it turns false.
+    state: tokio::sync::watch::Sender<bool>,
+    /// The last failure to open was logged (not repeated every check).
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl RemoteAdmin {
     /// Remote administration on `bind`:`port`, closed until [`Self::sync`] opens it.
     pub fn new(bind: IpAddr, port: u16, tls: TlsAcceptor) -> Self {
-        Self { address: SocketAddr::new(bind, port), tls, open: Mutex::new(None) }
+        Self {
+            address: SocketAddr::new(bind, port),
+            tls,
+            open: Mutex::new(None),
+            state: tokio::sync::watch::channel(false).0,
+            failed: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// The address it listens on when open.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Follows whether it is open (true) or closed (false).
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.state.subscribe()
+    }
+
+    fn log_failure(&self, why: &str) {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::error!(listener = "admin_remote", error = %why, "remote administration could not start");
+        }
     }
 
     /// Whether it is open.
@@ -150,15 +213,14 @@ impl RemoteAdmin {
                 let socket = match crate::listeners::bind(self.address, &spec) {
                     Ok(s) => s,
                     Err(e) => {
-                        let why = crate::listeners::explain(&[e]).join(" ");
-                        tracing::error!(listener = spec.name, error = %why, "remote administration could not start");
+                        self.log_failure(&crate::listeners::explain(&[e]).join(" "));
                         return;
                     }
                 };
                 let tcp = match TcpListener::from_std(socket) {
                     Ok(t) => t,
                     Err(e) => {
-                        tracing::error!(listener = spec.name, error = %e, "remote administration could not start");
+                        self.log_failure(&e.to_string());
                         return;
                     }
                 };
@@ -172,14 +234,19 @@ impl RemoteAdmin {
                     }
                 });
                 *open = Some(vec![accept.abort_handle(), serve.abort_handle()]);
+                self.failed.store(false, std::sync::atomic::Ordering::Relaxed);
+                self.state.send_replace(true);
                 tracing::info!(listener = spec.name, address = %self.address, change = "listener", "remote administration open (HTTPS)");
             }
             (false, true) => {
                 for task in open.take().into_iter().flatten() {
                     task.abort();
                 }
+                // Connections already open refuse further requests and end their event streams.
+                self.state.send_replace(false);
                 tracing::info!(listener = "admin_remote", address = %self.address, change = "listener", "remote administration closed");
             }
+            (false, false) => self.failed.store(false, std::sync::atomic::Ordering::Relaxed),
             _ => {}
         }
     }

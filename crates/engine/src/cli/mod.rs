@@ -363,7 +363,7 @@ pub enum SettingsCmd {
         /// Setting name.
         key: String,
     },
-    /// Change a setting (takes effect when the server restarts).
+    /// Change a setting (a running server applies most at once; the answer says which wait for a restart).
     Set {
         /// Setting name.
         key: String,
