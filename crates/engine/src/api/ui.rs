@@ -14,7 +14,7 @@ use rust_embed::Embed;
 
 /// The built UI, embedded at compile time (absent if it was not built).
 #[derive(Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../ui/dist"]
+#[folder = "../../ui/dist"]
 #[allow_missing = true]
 struct Assets;
 
