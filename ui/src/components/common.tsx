@@ -1,9 +1,10 @@
 /**
  * Small pieces used on every page: the page title with its one-line
- * explanation, and the red box that shows what the engine said went wrong.
+ * explanation, the red box that shows what the engine said went wrong, the
+ * remove button of a table row and the Cancel/Save pair of a dialog.
  */
-import { Alert, Group, Stack, Text, Title } from '@mantine/core';
-import { IconAlertCircle } from '@tabler/icons-react';
+import { Alert, Button, Group, Stack, Text, Title } from '@mantine/core';
+import { IconAlertCircle, IconTrash } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client';
@@ -40,5 +41,42 @@ export function ErrorAlert({ error }: { error: unknown }) {
     <Alert color="red" icon={<IconAlertCircle />} title={t('common.errorTitle')} mb="md" role="alert">
       {text(error)}
     </Alert>
+  );
+}
+
+/** The red "Remove" (or "Delete") button at the end of a table row. */
+export function RemoveButton({
+  label,
+  onClick,
+  text,
+  testid,
+}: {
+  /** Accessible name saying what is removed, e.g. "Remove alice@example.com". */
+  label: string;
+  onClick: () => void;
+  /** Button text; "Remove" by default. */
+  text?: string;
+  testid?: string;
+}) {
+  const { t } = useTranslation();
+  return (
+    <Button size="xs" color="red" variant="subtle" leftSection={<IconTrash size={14} />} onClick={onClick} aria-label={label} data-testid={testid}>
+      {text ?? t('common.remove')}
+    </Button>
+  );
+}
+
+/** Cancel and Save at the foot of a dialog's form (Save submits it). */
+export function SaveCancel({ onCancel, busy, saveTestid }: { onCancel: () => void; busy: boolean; saveTestid: string }) {
+  const { t } = useTranslation();
+  return (
+    <Group justify="flex-end">
+      <Button variant="default" onClick={onCancel}>
+        {t('common.cancel')}
+      </Button>
+      <Button type="submit" loading={busy} data-testid={saveTestid}>
+        {t('common.save')}
+      </Button>
+    </Group>
   );
 }

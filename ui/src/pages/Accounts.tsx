@@ -18,14 +18,14 @@ import {
   TextInput,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconKey, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconKey, IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
 import { api, seg } from '../api/client';
 import type { AccountInfo } from '../api/types';
 import { Confirm } from '../components/Confirm';
-import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useErrorText } from '../components/common';
 import { fmtBytes } from '../format';
 import { useLoad } from '../useLoad';
 import { Aliases } from './Aliases';
@@ -159,14 +159,7 @@ function EditAccount({ account, onClose, onSaved }: { account: AccountInfo; onCl
               {error}
             </Text>
           )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('common.cancel')}
-            </Button>
-            <Button type="submit" loading={busy} data-testid="edit-save">
-              {t('common.save')}
-            </Button>
-          </Group>
+          <SaveCancel onCancel={onClose} busy={busy} saveTestid="edit-save" />
         </Stack>
       </form>
     </Modal>
@@ -254,16 +247,7 @@ function AccountsTab() {
                     >
                       {t('accounts.edit')}
                     </Button>
-                    <Button
-                      size="xs"
-                      color="red"
-                      variant="subtle"
-                      leftSection={<IconTrash size={14} />}
-                      onClick={() => setRemoving(a.address)}
-                      aria-label={t('accounts.removeNamed', { address: a.address })}
-                    >
-                      {t('common.remove')}
-                    </Button>
+                    <RemoveButton label={t('accounts.removeNamed', { address: a.address })} onClick={() => setRemoving(a.address)} />
                   </Group>
                 </Table.Td>
               </Table.Tr>

@@ -5,12 +5,12 @@
  */
 import { Badge, Button, Card, CloseButton, Group, Stack, Table, Text, TextInput } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, query, seg } from '../api/client';
 import type { AliasInfo } from '../api/types';
-import { ErrorAlert, useErrorText } from '../components/common';
+import { ErrorAlert, RemoveButton, useErrorText } from '../components/common';
 import { useLoad } from '../useLoad';
 
 export function Aliases() {
@@ -119,16 +119,7 @@ export function Aliases() {
                   </Group>
                 </Table.Td>
                 <Table.Td>
-                  <Button
-                    size="xs"
-                    color="red"
-                    variant="subtle"
-                    leftSection={<IconTrash size={14} />}
-                    onClick={() => void remove(a.address)}
-                    aria-label={t('aliases.removeNamed', { address: a.address })}
-                  >
-                    {t('common.remove')}
-                  </Button>
+                  <RemoveButton label={t('aliases.removeNamed', { address: a.address })} onClick={() => void remove(a.address)} />
                 </Table.Td>
               </Table.Tr>
             ))}

@@ -5,14 +5,14 @@
  */
 import { Button, Card, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { DomainInfo } from '../api/types';
 import { Confirm } from '../components/Confirm';
 import { DnsRecords } from '../components/DnsRecords';
-import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, useErrorText } from '../components/common';
 import { fmtNumber } from '../format';
 import { useLoad } from '../useLoad';
 
@@ -169,16 +169,7 @@ export function Domains() {
                     <Button size="xs" variant="light" onClick={() => setSelected(d.name === selected ? null : d.name)}>
                       {t('domains.dnsAndCatchAll')}
                     </Button>
-                    <Button
-                      size="xs"
-                      color="red"
-                      variant="subtle"
-                      leftSection={<IconTrash size={14} />}
-                      onClick={() => setRemoving(d.name)}
-                      aria-label={t('domains.removeNamed', { name: d.name })}
-                    >
-                      {t('common.remove')}
-                    </Button>
+                    <RemoveButton label={t('domains.removeNamed', { name: d.name })} onClick={() => setRemoving(d.name)} />
                   </Group>
                 </Table.Td>
               </Table.Tr>

@@ -19,13 +19,13 @@ import {
   TextInput,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconInfoCircle, IconPencil, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconInfoCircle, IconPencil, IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { IpRange, IpRangeInput } from '../api/types';
 import { Confirm } from '../components/Confirm';
-import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useErrorText } from '../components/common';
 import { useLoad } from '../useLoad';
 
 export const PROTOCOLS = ['smtp', 'submission', 'pop3', 'imap', 'admin'] as const;
@@ -139,14 +139,7 @@ export function RuleForm({
               {error}
             </Alert>
           )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('common.cancel')}
-            </Button>
-            <Button type="submit" loading={busy} data-testid="ip-save">
-              {t('common.save')}
-            </Button>
-          </Group>
+          <SaveCancel onCancel={onClose} busy={busy} saveTestid="ip-save" />
         </Stack>
       </form>
     </Modal>
@@ -231,16 +224,7 @@ export function IpFilter() {
                   >
                     {t('common.edit')}
                   </Button>
-                  <Button
-                    size="xs"
-                    color="red"
-                    variant="subtle"
-                    leftSection={<IconTrash size={14} />}
-                    onClick={() => setRemoving(r)}
-                    aria-label={t('ipFilter.removeNamed', { network: r.network })}
-                  >
-                    {t('common.remove')}
-                  </Button>
+                  <RemoveButton label={t('ipFilter.removeNamed', { network: r.network })} onClick={() => setRemoving(r)} />
                 </Group>
               </Table.Td>
             </Table.Tr>

@@ -4,12 +4,12 @@
  */
 import { Badge, Button, Card, CloseButton, Group, Stack, Table, Text, TextInput } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { ListInfo } from '../api/types';
-import { ErrorAlert, useErrorText } from '../components/common';
+import { ErrorAlert, RemoveButton, useErrorText } from '../components/common';
 import { useLoad } from '../useLoad';
 
 function AddMember({ list, onAdded }: { list: string; onAdded: () => void }) {
@@ -141,16 +141,7 @@ export function Lists() {
                   </Stack>
                 </Table.Td>
                 <Table.Td>
-                  <Button
-                    size="xs"
-                    color="red"
-                    variant="subtle"
-                    leftSection={<IconTrash size={14} />}
-                    onClick={() => void act('DELETE', `/lists/${seg(l.address)}`)}
-                    aria-label={t('lists.removeNamed', { address: l.address })}
-                  >
-                    {t('common.remove')}
-                  </Button>
+                  <RemoveButton label={t('lists.removeNamed', { address: l.address })} onClick={() => void act('DELETE', `/lists/${seg(l.address)}`)} />
                 </Table.Td>
               </Table.Tr>
             ))}

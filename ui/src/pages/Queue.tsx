@@ -5,14 +5,14 @@
  */
 import { Alert, Badge, Button, Card, Group, Stack, Table, Text } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconPlayerPause, IconPlayerPlay, IconRefresh, IconSend, IconTrash } from '@tabler/icons-react';
+import { IconPlayerPause, IconPlayerPlay, IconRefresh, IconSend } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { QueueChange, QueueListing, QueuedMessage } from '../api/types';
 import { Confirm } from '../components/Confirm';
 import { TraceModal } from '../components/TraceView';
-import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, useErrorText } from '../components/common';
 import { fmtDateTime, fmtRelative } from '../format';
 import { useLoad } from '../useLoad';
 
@@ -125,17 +125,7 @@ export function Queue() {
               >
                 {t('queue.retry')}
               </Button>
-              <Button
-                size="xs"
-                color="red"
-                variant="subtle"
-                leftSection={<IconTrash size={14} />}
-                onClick={() => setRemoving(m)}
-                aria-label={t('queue.deleteNamed', { id: m.id })}
-                data-testid={`queue-delete-${m.id}`}
-              >
-                {t('common.delete')}
-              </Button>
+              <RemoveButton label={t('queue.deleteNamed', { id: m.id })} onClick={() => setRemoving(m)} text={t('common.delete')} testid={`queue-delete-${m.id}`} />
             </Group>
           </Group>
           <Table mt="sm">
