@@ -121,13 +121,7 @@ pub async fn run(state: ApiState) {
     let mut last_health: Option<Instant> = None;
     let mut checked_with: Option<std::sync::Arc<Config>> = None;
     loop {
-        let s = state.clone();
-        let changed = tokio::task::spawn_blocking(move || s.backend.live().refresh(s.backend.store())).await;
-        match changed {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "could not read the settings"),
-            Err(e) => tracing::error!(error = %e, "settings check failed"),
-        }
+        state.refresh_live().await;
         // New settings (from here or from the API): check at once.
         let config = state.backend.config();
         let changed = !checked_with.as_ref().is_some_and(|c| std::sync::Arc::ptr_eq(c, &config));

@@ -83,16 +83,6 @@ impl IpRangeInput {
     }
 }
 
-/// Applies a change to the running listeners at once.
-async fn apply(state: &ApiState) {
-    let s = state.clone();
-    match tokio::task::spawn_blocking(move || s.backend.live().refresh(s.backend.store())).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "could not apply the IP filter"),
-        Err(e) => tracing::error!(error = %e, "could not apply the IP filter"),
-    }
-}
-
 fn parse_id(id: &str) -> ApiResult<i64> {
     id.parse().map_err(|_| ApiError::not_found(format!("there is no IP range {id}")))
 }
@@ -133,7 +123,7 @@ pub async fn add(
     let row = body.row(0)?;
     let added = run(&state, move |store| Ok(store.add_ip_range(&row)?)).await?;
     tracing::info!(rule = added.id, network = %added.network, action = %added.action, relay = added.relay, "IP range added through the admin API");
-    apply(&state).await;
+    state.refresh_live().await;
     Ok((StatusCode::CREATED, Json(added.into())))
 }
 
@@ -165,7 +155,7 @@ pub async fn update(
         return Err(ApiError::not_found(format!("there is no IP range {id}")));
     }
     tracing::info!(rule = id, network = %saved.network, action = %saved.action, relay = saved.relay, "IP range changed through the admin API");
-    apply(&state).await;
+    state.refresh_live().await;
     Ok(Json(saved.into()))
 }
 
@@ -188,6 +178,6 @@ pub async fn remove(State(state): State<ApiState>, Path(id): Path<String>) -> Ap
         return Err(ApiError::not_found(format!("there is no IP range {id}")));
     }
     tracing::info!(rule = id, "IP range removed through the admin API");
-    apply(&state).await;
+    state.refresh_live().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -78,6 +78,20 @@ pub struct Api {
     pub remote: remote::RemoteAdmin,
 }
 
+impl Api {
+    /// Reads the settings and IP ranges again, so that a change made here or
+    /// by another process applies to the next connection. A failure is logged;
+    /// the settings in effect stay.
+    pub async fn refresh_live(self: &Arc<Self>) {
+        let s = self.clone();
+        match tokio::task::spawn_blocking(move || s.backend.live().refresh(s.backend.store())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not read the settings and IP ranges"),
+            Err(e) => tracing::error!(error = %e, "could not read the settings and IP ranges"),
+        }
+    }
+}
+
 /// Shared state of the API's handlers.
 pub type ApiState = Arc<Api>;
 

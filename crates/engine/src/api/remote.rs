@@ -9,7 +9,6 @@
 //! are refused by the origin check ([`super::auth`]), which on this listener
 //! accepts only `https://` plus the `Host` the browser asked for.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use super::ApiState;
+use crate::listeners::ConnLimits;
 
 /// Standard port of remote administration (the `--port-offset` is added).
 pub const REMOTE_ADMIN_PORT: u16 = 8443;
@@ -80,36 +80,6 @@ impl Listener for TlsListener {
     }
 }
 
-/// One address's handshake in progress; counted down when dropped.
-struct PerIp {
-    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
-}
-
-impl PerIp {
-    fn take(map: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
-        let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
-        let n = m.entry(ip).or_insert(0);
-        if *n >= HANDSHAKES_PER_IP {
-            return None;
-        }
-        *n += 1;
-        Some(Self { map: map.clone(), ip })
-    }
-}
-
-impl Drop for PerIp {
-    fn drop(&mut self) {
-        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = m.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// Accepts TCP connections, applies the IP filter and runs handshakes.
 async fn handshakes(
     tcp: TcpListener,
@@ -118,7 +88,8 @@ async fn handshakes(
     ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
-    let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    // The total is the semaphore above (accepting waits for a slot); this counts per address.
+    let per_ip = ConnLimits::new(usize::MAX, HANDSHAKES_PER_IP);
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let (stream, peer) = match tcp.accept().await {
@@ -134,7 +105,7 @@ async fn handshakes(
             tracing::warn!(peer = %peer, listener = "admin_remote", rule = verdict.rule, "connection refused by the IP filter");
             continue;
         }
-        let Some(ip_slot) = PerIp::take(&per_ip, peer.ip()) else {
+        let Some(ip_slot) = per_ip.acquire(peer.ip()) else {
             tracing::info!(peer = %peer, "admin TLS handshake refused: too many at once from this address");
             continue;
         };

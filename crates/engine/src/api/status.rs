@@ -88,7 +88,7 @@ pub async fn status(State(state): State<ApiState>) -> ApiResult<Json<Status>> {
         ids.sort();
         ids.dedup();
         let counts = Counts { domains, accounts, queue: ids.len() as u64 };
-        let paused = crate::config::value(store, "queue_paused")? == "true";
+        let paused = super::queue::is_paused(store)?;
         let health = crate::watch::health(&s.data_dir, &s.backend.config());
         let restart = s.backend.live().restart_needed(store)?;
         let password_set = super::auth::admin_password_set(store)?;
