@@ -5,11 +5,12 @@
  * after a pause if it drops). The latest events are kept in memory for the
  * dashboard and the live log; pages can also subscribe to each new event
  * (e.g. to refresh the status when a `status` event arrives). `notification`
- * events also pop up as a message in the corner.
+ * events also pop up as a message in the corner, in the interface's language.
  */
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { notifications } from '@mantine/notifications';
 import { readEvents } from './api/sse';
+import { notifyText } from './notify';
 import type { ServerEvent } from './api/types';
 
 export const MAX_EVENTS = 1000;
@@ -44,10 +45,10 @@ export function EventsProvider({ children, enabled }: { children: ReactNode; ena
         setConnected(true);
         setEvents((prev) => [e, ...prev].slice(0, MAX_EVENTS));
         if (e.kind === 'notification') {
-          notifications.show({
-            color: e.level === 'ERROR' ? 'red' : e.level === 'WARN' ? 'yellow' : 'blue',
-            message: e.message,
-          });
+          // One message per subject: a repeat replaces the one on screen.
+          const n = notifyText(e);
+          notifications.hide(n.id);
+          notifications.show({ id: n.id, color: n.color, title: n.title || undefined, message: n.message });
         }
         for (const fn of subs.current) fn(e);
       }, ctrl.signal)

@@ -102,6 +102,14 @@ const en = {
     rejected: 'Refused',
     auth_failures: 'Failed logins',
   },
+  notify: {
+    bounce: { title: 'Message not delivered', body: 'A message from {{sender}} to {{rcpt}} was returned to its sender.' },
+    ban: { title: 'Address blocked', body: '{{peer}} was blocked after too many wrong passwords.' },
+    cert_expiring: { title: 'Certificate expires soon', body: "The server's certificate expires in {{days}} days. Renew it in Settings." },
+    cert_expired: { title: 'Certificate expired', body: "Mail programs will refuse the server's certificate until it is renewed." },
+    disk_low: { title: 'Disk almost full', body: '{{free_mb}} MB left for mail. Free some space, or the server will stop accepting mail.' },
+    listener_stopped: { title: 'Service stopped', body: '{{listener}} on {{address}} was stopped.' },
+  },
   levels: { ERROR: 'Error', WARN: 'Warning', INFO: 'Info', DEBUG: 'Debug', TRACE: 'Trace' },
   domains: {
     title: 'Domains',

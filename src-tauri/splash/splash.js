@@ -1,0 +1,18 @@
+// Start page of the desktop window. The app calls window.mailroomShow(state,
+// detail) while it looks for the server: state is "starting", "waiting" or
+// "error"; detail is the server's own words, shown as they are.
+'use strict';
+(function () {
+  var ru = (navigator.language || '').toLowerCase().indexOf('ru') === 0;
+  var text = {
+    starting: ru ? 'Запускаем почтовый сервер…' : 'Starting the mail server…',
+    waiting: ru ? 'Подключаемся к почтовому серверу…' : 'Connecting to the mail server…',
+    error: ru ? 'Почтовый сервер не запустился.' : 'The mail server did not start.'
+  };
+  window.mailroomShow = function (state, detail) {
+    document.body.className = state === 'error' ? 'error' : '';
+    document.getElementById('message').textContent = text[state] || text.starting;
+    document.getElementById('detail').textContent = detail || '';
+  };
+  window.mailroomShow('starting', '');
+})();
