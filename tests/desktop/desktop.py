@@ -10,6 +10,7 @@ xdotool clicks on the icon and keys in its menu.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -136,11 +137,14 @@ class Display:
             return "stopped"
         return f"unknown rgb({r},{g},{b})"
 
-    def tray_menu(self, item: int) -> None:
-        """Opens the tray menu and chooses its `item`-th enabled entry (from 1)."""
+    def tray_menu(self, item: int, screenshot: str | None = None) -> None:
+        """Opens the tray menu and chooses its `item`-th entry (from 1),
+        saving a screenshot of the open menu if asked."""
         x, y, w, h = wait_for("the tray icon", self.tray_icon)
         self.run("xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", "3")
         time.sleep(0.7)  # the menu opens under the pointer and takes the keyboard
+        if screenshot:
+            self.screenshot(screenshot)
         self.run("xdotool", "key", *(["Down"] * item), "Return")
 
     def screenshot(self, name: str) -> Path:
@@ -165,16 +169,22 @@ class Display:
             d.close()
 
     def main_window(self) -> int:
-        """The X id of the app's main window (title "Mailroom")."""
-        ids = self.run("xdotool", "search", "--name", "^Mailroom$").split()
-        assert ids, "no window titled Mailroom"
-        return int(ids[0])
+        """The X id of the app's main window (title "Mailroom", a top-level window)."""
+        for line in self.run("xwininfo", "-root", "-children").splitlines():
+            m = re.match(r'\s*(0x[0-9a-f]+) "Mailroom": \("mailroom-desktop"', line)
+            if m:
+                return int(m.group(1), 16)
+        raise AssertionError("no window titled Mailroom")
 
     def is_mapped(self, window_id: int) -> bool:
         return "IsViewable" in self.run("xwininfo", "-id", str(window_id))
 
+    def notifications_on_screen(self) -> int:
+        return int(self.run("dunstctl", "count", "displayed").strip() or 0)
+
     def notifications(self) -> list[tuple[str, str]]:
-        """(summary, body) of every notification dunst has shown."""
+        """(summary, body) of every notification dunst has shown (closing
+        those still on screen)."""
         self.run("dunstctl", "close-all")
         time.sleep(0.3)
         data = json.loads(self.run("dunstctl", "history"))["data"][0]
@@ -217,13 +227,21 @@ class WebDriver:
 
     def _call(self, method: str, path: str, body: dict | None = None, timeout: float = 30):
         data = json.dumps(body if body is not None else {}).encode() if method == "POST" else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return json.loads(r.read())["value"]
-        except urllib.error.HTTPError as e:
-            raise AssertionError(f"WebDriver {method} {path}: {e.code} {e.read()[:500]!r}") from None
+        for attempt in range(3):
+            req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as r:
+                    return json.loads(r.read())["value"]
+            except urllib.error.HTTPError as e:
+                raise AssertionError(f"WebDriver {method} {path}: {e.code} {e.read()[:500]!r}") from None
+            except (ConnectionResetError, http.client.RemoteDisconnected):
+                # tauri-driver's proxy now and then drops a kept-alive
+                # connection to WebKitWebDriver; the commands used here only
+                # read, so asking again is safe.
+                if attempt == 2 or path == "/session":
+                    raise
+                time.sleep(0.2)
 
     def url(self) -> str:
         return self._call("GET", f"/session/{self.session}/url")

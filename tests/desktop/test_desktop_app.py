@@ -122,7 +122,7 @@ def test_tray_icon_exists_and_is_green_when_all_is_well(app):
 
 def test_tray_menu_pauses_and_resumes_delivery(app):
     assert app.status()["queue_paused"] is False
-    app.display.tray_menu(2)  # Pause delivery
+    app.display.tray_menu(2, screenshot="desktop-tray-menu.png")  # Pause delivery
     wait_for("delivery to be paused", lambda: app.status()["queue_paused"] is True, timeout=10)
     wait_for("an amber tray icon", lambda: app.display.tray_colour() == "warning", timeout=10)
     app.display.screenshot("desktop-tray-paused.png")
@@ -135,6 +135,13 @@ def test_low_disk_becomes_a_desktop_notification(app):
     before = app.display.notifications()
     app.api("PUT", "/api/v1/settings/disk_low_warning_mb", {"value": "99999999"})
     try:
+        wait_for("a notification on the screen", app.display.notifications_on_screen, timeout=15)
+        # The window's dashboard and the tray say the same.
+        wait_for("the dashboard's warning", lambda: "Disk space" in (app.wd.text('[data-testid="warnings"]') or ""),
+                 timeout=10)
+        wait_for("an amber tray icon", lambda: app.display.tray_colour() == "warning", timeout=10)
+        app.display.screenshot("desktop-notification.png")
+
         def shown():
             return [n for n in app.display.notifications() if n[0] == "Disk almost full" and n not in before]
         found = wait_for("the low-disk notification", shown, timeout=15, every=1)
@@ -147,7 +154,11 @@ def test_closing_the_window_hides_it_to_the_tray(app):
     wid = app.display.main_window()
     assert app.display.is_mapped(wid)
     app.display.send_close(wid)
-    wait_for("the window to hide", lambda: not app.display.is_mapped(wid), timeout=10)
+    try:
+        wait_for("the window to hide", lambda: not app.display.is_mapped(wid), timeout=10)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nwindows:\n{app.display.run('xwininfo', '-root', '-children')}\n"
+                             f"app log:\n{app.app_log()[-3000:]}") from None
     # Mail goes on: the engine still takes a message.
     with smtplib.SMTP("127.0.0.1", app.offset + 25, timeout=10) as s:
         assert s.ehlo()[0] == 250

@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 describe('first run', () => {
-  test('the wizard sets the host name, adds the domain and a mailbox, shows DNS and client settings', async () => {
+  test('the wizard sets the host name, domain, admin password, a mailbox and the certificate, shows DNS, sends a test message and shows client settings', async () => {
     const wizard = page.getByTestId('wizard');
     await wizard.waitFor();
     await shot('01-wizard-host');
@@ -58,14 +58,47 @@ describe('first run', () => {
     await page.getByTestId('add-domain-name').fill('example.test');
     await shot('02-wizard-domain');
     await page.getByTestId('add-domain-submit').click();
+    // The admin password: both entries must match, and then it logs in.
+    await page.getByTestId('wizard-password').fill('admin-password-1');
+    await page.getByTestId('wizard-password-again').fill('admin-password-2');
+    await page.getByTestId('wizard-password-save').click();
+    await page.getByText('The two passwords are not the same.').waitFor();
+    await page.getByTestId('wizard-password-again').fill('admin-password-1');
+    await shot('03a-wizard-password');
+    await page.getByTestId('wizard-password-save').click();
+    await page.getByTestId('account-address').waitFor();
+    const login = await fetch(`${engine.base}/api/v1/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ password: 'admin-password-1' }),
+    });
+    expect(login.status).toBe(200);
     await page.getByTestId('account-address').fill('alice@example.test');
     await page.getByTestId('account-password').fill('alice-password-1');
     await page.getByTestId('account-submit').click();
     await expect.poll(() => page.getByText('alice@example.test').count()).toBeGreaterThan(0);
     await shot('03-wizard-mailboxes');
     await page.getByTestId('wizard-next').click();
+    // The certificate: a new self-signed one for the new host name, used at once.
+    await page.getByTestId('certificate-info').waitFor();
+    const before = (await engine.api<{ fingerprint_sha256: string }>('GET', '/certificate')).body.fingerprint_sha256;
+    await page.getByTestId('certificate-regenerate').click();
+    await page.getByTestId('confirm-button').click();
+    await expect.poll(async () => (await engine.api<{ fingerprint_sha256: string }>('GET', '/certificate')).body.fingerprint_sha256).not.toBe(before);
+    const cert = (await engine.api<{ names: string[]; fingerprint_sha256: string }>('GET', '/certificate')).body;
+    expect(cert.names).toContain('mail.example.test');
+    await expect.poll(() => page.getByTestId('certificate-info').innerText()).toContain(cert.fingerprint_sha256);
+    await shot('03b-wizard-certificate');
+    await page.getByTestId('wizard-next').click();
     await page.getByTestId('dns-check').first().waitFor();
     await shot('04-wizard-dns');
+    await page.getByTestId('wizard-next').click();
+    // The test message goes to the first mailbox and its journey shows "delivered".
+    await expect.poll(() => page.getByTestId('wizard-test-to').inputValue()).toBe('alice@example.test');
+    await page.getByTestId('wizard-test-send').click();
+    await expect.poll(() => page.getByTestId('wizard-test-result').innerText()).toContain('Delivered to alice@example.test');
+    await expect.poll(() => page.getByTestId('trace-status').innerText()).toMatch(/delivered/i);
+    await shot('04b-wizard-test-message');
     await page.getByTestId('wizard-next').click();
     await page.getByTestId('client-settings').waitFor();
     // The ports mail programs need: the real ones (here with the test's port offset).

@@ -23,6 +23,8 @@ export interface Status {
   certificate_expires_at?: string | null;
   restart_needed: string[];
   warnings: string[];
+  admin_password_set?: boolean;
+  web_ui?: boolean;
 }
 
 export interface Setting {
@@ -202,4 +204,25 @@ export interface ServerEvent {
 export interface ListenerChange {
   changed: boolean;
   listener: ListenerStatus;
+}
+
+/** GET /api/v1/certificate: the certificate used for encrypted connections. */
+export interface CertificateInfo {
+  subject: string;
+  names: string[];
+  issuer: string;
+  self_signed: boolean;
+  not_before: string;
+  not_after: string;
+  days_left: number;
+  fingerprint_sha256: string;
+  chain_length: number;
+}
+
+/** POST /api/v1/test-message. */
+export interface TestMessageSent {
+  message_id: string;
+  from: string;
+  local: boolean;
+  queued: boolean;
 }

@@ -12,8 +12,8 @@ import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { Setting, Status } from '../api/types';
 import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
-import { fmtDate } from '../format';
 import { useLoad } from '../useLoad';
+import { CertificatePanel } from '../components/Certificate';
 
 export const GROUPS: { id: string; keys: string[] }[] = [
   { id: 'server', keys: ['hostname', 'default_domain'] },
@@ -213,18 +213,15 @@ export function Settings() {
                 <SettingRow key={s.key} setting={s} onSaved={onSaved} />
               ))}
           </Stack>
-          {g.id === 'remote' && status.data && (
-            <Stack gap={2} mt="lg" data-testid="certificate">
-              <Text fw={500}>{t('settings.certificate')}</Text>
-              <Text size="sm">
-                {status.data.certificate_expires_at
-                  ? t('settings.certificateExpires', { date: fmtDate(status.data.certificate_expires_at) })
-                  : t('settings.certificateUnknown')}
-              </Text>
-            </Stack>
-          )}
         </Card>
       ))}
+      <Card withBorder data-testid="settings-group-certificate">
+        <Title order={4}>{t('settings.certificate')}</Title>
+        <Text size="sm" c="dimmed" mb="md">
+          {t('settings.certificateIntro')}
+        </Text>
+        {status.data && <CertificatePanel hostname={status.data.hostname} onChanged={() => void status.reload()} />}
+      </Card>
     </Stack>
   );
 }

@@ -1,17 +1,21 @@
 /**
  * Setup wizard, opened by itself on first run (no domain yet) and reachable
  * from the navigation afterwards. Steps: the server's host name, the mail
- * domain, the first mailboxes, the DNS records to publish (with a live
- * check), and the settings to type into mail programs. The admin can leave at
- * any step and come back; the step and domain are remembered.
+ * domain, the admin password, the first mailboxes, the certificate, the DNS
+ * records to publish (with a live check), a test message with its journey,
+ * and the settings to type into mail programs. The admin can leave at any
+ * step and come back; the step and domain are remembered.
  */
-import { Alert, Button, Card, Group, Select, Stack, Stepper, Table, Text, TextInput } from '@mantine/core';
+import { Alert, Button, Card, Group, PasswordInput, Select, Stack, Stepper, Table, Text, TextInput } from '@mantine/core';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import { api } from '../api/client';
-import type { AccountInfo, DomainInfo, Setting, Status } from '../api/types';
+import { getToken, setToken } from '../api/auth';
+import type { AccountInfo, DomainInfo, Setting, Status, TestMessageSent } from '../api/types';
+import { CertificatePanel } from '../components/Certificate';
 import { DnsRecords } from '../components/DnsRecords';
+import { TraceView } from '../components/TraceView';
 import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
 import { useLoad } from '../useLoad';
 import { AddAccountForm } from './Accounts';
@@ -143,6 +147,131 @@ function MailboxesStep({ domain, onNext }: { domain: string; onNext: () => void 
   );
 }
 
+function AdminPasswordStep({ onDone }: { onDone: () => void }) {
+  const { t } = useTranslation();
+  const errText = useErrorText();
+  const status = useLoad(() => api<Status>('GET', '/status'));
+  const [pw, setPw] = useState('');
+  const [again, setAgain] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const isSet = status.data?.admin_password_set === true;
+
+  const save = async (e: React.FormEvent) => {
+    e.preventDefault();
+    if (pw.length < 8) return setError(t('wizard.passwordShort'));
+    if (pw !== again) return setError(t('wizard.passwordMismatch'));
+    setBusy(true);
+    setError(null);
+    try {
+      const before = getToken();
+      const r = await api<{ token: string }>('PUT', '/admin-password', { password: pw });
+      // Password logins end; this computer's own key (the desktop app's) stays valid.
+      const still = before ? await fetch('/api/v1/status', { headers: { Authorization: `Bearer ${before}` } }) : null;
+      if (!still || still.status !== 200) setToken(r.token);
+      onDone();
+    } catch (err) {
+      setError(errText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={save}>
+      <Stack>
+        <Text>{t('wizard.passwordIntro')}</Text>
+        {isSet && <Alert color="green" data-testid="wizard-password-set">{t('wizard.passwordIsSet')}</Alert>}
+        <PasswordInput label={t('wizard.password')} value={pw} onChange={(e) => setPw(e.currentTarget.value)} w={360} data-testid="wizard-password" autoComplete="new-password" />
+        <PasswordInput
+          label={t('wizard.passwordAgain')}
+          value={again}
+          onChange={(e) => setAgain(e.currentTarget.value)}
+          error={error}
+          w={360}
+          data-testid="wizard-password-again"
+          autoComplete="new-password"
+        />
+        <Group>
+          <Button type="submit" loading={busy} data-testid="wizard-password-save">
+            {t('wizard.saveAndNext')}
+          </Button>
+          {isSet && (
+            <Button variant="default" onClick={onDone} data-testid="wizard-next">
+              {t('wizard.keepPassword')}
+            </Button>
+          )}
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+function CertificateStep({ onNext }: { onNext: () => void }) {
+  const { t } = useTranslation();
+  const status = useLoad(() => api<Status>('GET', '/status'));
+  return (
+    <Stack>
+      <Text>{t('wizard.certIntro')}</Text>
+      {status.data && <CertificatePanel hostname={status.data.hostname} />}
+      <Group>
+        <Button onClick={onNext} data-testid="wizard-next">
+          {t('wizard.next')}
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
+function TestMessageStep({ domain, onNext }: { domain: string; onNext: () => void }) {
+  const { t } = useTranslation();
+  const errText = useErrorText();
+  const accounts = useLoad(() => api<AccountInfo[]>('GET', `/accounts?domain=${encodeURIComponent(domain)}`), [domain]);
+  const first = accounts.data?.find((a) => !a.address.startsWith('postmaster@'))?.address ?? `postmaster@${domain}`;
+  const [to, setTo] = useState<string | null>(null);
+  const [sent, setSent] = useState<TestMessageSent | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const address = to ?? first;
+
+  const send = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setSent(null);
+    try {
+      setSent(await api<TestMessageSent>('POST', '/test-message', { to: address.trim() }));
+    } catch (err) {
+      setError(errText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Stack>
+      <Text>{t('wizard.testIntro')}</Text>
+      <form onSubmit={send}>
+        <Group align="flex-end">
+          <TextInput label={t('wizard.testTo')} value={address} onChange={(e) => setTo(e.currentTarget.value)} error={error} w={360} data-testid="wizard-test-to" />
+          <Button type="submit" loading={busy} data-testid="wizard-test-send">
+            {t('wizard.testSend')}
+          </Button>
+        </Group>
+      </form>
+      {sent && (
+        <Alert color={sent.local ? 'green' : 'blue'} data-testid="wizard-test-result">
+          {sent.local ? t('wizard.testLocal', { to: address, from: sent.from }) : t('wizard.testQueued', { to: address, from: sent.from })}
+        </Alert>
+      )}
+      {sent && <TraceView id={sent.message_id} />}
+      <Group>
+        <Button onClick={onNext} data-testid="wizard-next">
+          {sent ? t('wizard.next') : t('wizard.skip')}
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
 function ClientSettings({ domain }: { domain: string }) {
   const { t } = useTranslation();
   const status = useLoad(() => api<Status>('GET', '/status'));
@@ -218,15 +347,21 @@ export function Wizard() {
           </Button>
         }
       />
-      <Stepper active={needDomain ? 1 : step} onStepClick={(s) => (s < 2 || domain ? go(s) : undefined)} allowNextStepsSelect={false}>
+      <Stepper size="sm" active={needDomain ? 1 : step} onStepClick={(s) => (s < 2 || domain ? go(s) : undefined)} allowNextStepsSelect={false}>
         <Stepper.Step label={t('wizard.stepHost')} description={t('wizard.stepHostDesc')}>
           <HostnameStep onDone={() => go(1)} />
         </Stepper.Step>
         <Stepper.Step label={t('wizard.stepDomain')} description={t('wizard.stepDomainDesc')}>
           <DomainStep domain={domain} onChosen={(d) => save({ step: 2, domain: d })} />
         </Stepper.Step>
+        <Stepper.Step label={t('wizard.stepPassword')} description={t('wizard.stepPasswordDesc')}>
+          <AdminPasswordStep onDone={() => go(3)} />
+        </Stepper.Step>
         <Stepper.Step label={t('wizard.stepMailboxes')} description={t('wizard.stepMailboxesDesc')}>
-          {domain && <MailboxesStep domain={domain} onNext={() => go(3)} />}
+          {domain && <MailboxesStep domain={domain} onNext={() => go(4)} />}
+        </Stepper.Step>
+        <Stepper.Step label={t('wizard.stepCert')} description={t('wizard.stepCertDesc')}>
+          <CertificateStep onNext={() => go(5)} />
         </Stepper.Step>
         <Stepper.Step label={t('wizard.stepDns')} description={t('wizard.stepDnsDesc')}>
           {domain && (
@@ -234,12 +369,15 @@ export function Wizard() {
               <Text>{t('wizard.dnsIntro')}</Text>
               <DnsRecords domain={domain} />
               <Group>
-                <Button onClick={() => go(4)} data-testid="wizard-next">
+                <Button onClick={() => go(6)} data-testid="wizard-next">
                   {t('wizard.next')}
                 </Button>
               </Group>
             </Stack>
           )}
+        </Stepper.Step>
+        <Stepper.Step label={t('wizard.stepTest')} description={t('wizard.stepTestDesc')}>
+          {domain && <TestMessageStep domain={domain} onNext={() => go(7)} />}
         </Stepper.Step>
         <Stepper.Step label={t('wizard.stepClients')} description={t('wizard.stepClientsDesc')}>
           {domain && (
