@@ -70,6 +70,13 @@ impl Engine {
         let mut cmd = Command::new(&launch.program);
         cmd.arg("--data-dir").arg(&launch.data_dir).arg("serve").args(&launch.serve_args);
         cmd.stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::piped());
+        #[cfg(windows)]
+        {
+            // No console window for the server behind the app.
+            use std::os::windows::process::CommandExt as _;
+            const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+            cmd.creation_flags(CREATE_NO_WINDOW);
+        }
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}: is Mailroom installed?", launch.program.display()))?;

@@ -17,6 +17,7 @@ mod text;
 mod tray;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ struct Shared {
     engine: Mutex<Option<Engine>>,
     client: Mutex<Option<Client>>,
     tray: Mutex<Option<Tray>>,
+    /// A connection attempt is under way (one at a time, so one child at most).
+    connecting: AtomicBool,
 }
 
 impl Shared {
@@ -83,6 +86,7 @@ fn main() {
         engine: Mutex::new(None),
         client: Mutex::new(None),
         tray: Mutex::new(None),
+        connecting: AtomicBool::new(false),
     });
     let hidden = args.hidden;
     let setup_shared = shared.clone();
@@ -123,7 +127,7 @@ fn main() {
     let app = match app {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("Mailroom cannot open its window: {e}");
+            tracing::error!(error = %e, "Mailroom cannot open its window");
             std::process::exit(1);
         }
     };
@@ -138,6 +142,16 @@ fn main_window(app: &AppHandle) -> Option<WebviewWindow> {
     app.get_webview_window("main")
 }
 
+/// Shows the app's own start page in the window, in `state` (starting,
+/// stopped): a full navigation, so nothing of the engine's page (requests
+/// with an old key) outlives the engine it belonged to.
+fn start_page(app: &AppHandle, state: &str) {
+    let base = if cfg!(windows) { "http://tauri.localhost" } else { "tauri://localhost" };
+    if let (Some(w), Ok(url)) = (main_window(app), tauri::Url::parse(&format!("{base}/index.html#{state}"))) {
+        let _ = w.navigate(url);
+    }
+}
+
 /// Tells the start page what is happening (`state`: starting, waiting, error).
 fn splash(app: &AppHandle, state: &str, detail: &str) {
     if let Some(w) = main_window(app) {
@@ -148,6 +162,14 @@ fn splash(app: &AppHandle, state: &str, detail: &str) {
 
 /// Finds or starts the engine, then shows its web interface in the window.
 fn connect(app: &AppHandle, shared: &Shared) {
+    if shared.connecting.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    connect_once(app, shared);
+    shared.connecting.store(false, Ordering::SeqCst);
+}
+
+fn connect_once(app: &AppHandle, shared: &Shared) {
     let progress = |stage: Stage| {
         splash(
             app,
@@ -168,7 +190,7 @@ fn connect(app: &AppHandle, shared: &Shared) {
             if let Ok(mut c) = shared.client.lock() {
                 *c = Some(client.clone());
             }
-            refresh(app, shared);
+            refresh(shared);
             match (main_window(app), tauri::Url::parse(&client.ui_url())) {
                 (Some(w), Ok(url)) => {
                     if let Err(e) = w.navigate(url) {
@@ -186,8 +208,9 @@ fn connect(app: &AppHandle, shared: &Shared) {
     }
 }
 
-/// Asks the engine for its status and shows it in the tray.
-fn refresh(_app: &AppHandle, shared: &Shared) {
+/// Asks the engine for its status and shows it in the tray; returns whether
+/// the engine the app started has ended on its own since the last look.
+fn refresh(shared: &Shared) -> bool {
     let child_ended = shared.engine.lock().map(|mut e| e.as_mut().is_some_and(Engine::child_ended)).unwrap_or(false);
     if child_ended {
         tracing::warn!("the mail server the app started has ended");
@@ -205,6 +228,7 @@ fn refresh(_app: &AppHandle, shared: &Shared) {
     {
         t.show(view);
     }
+    child_ended
 }
 
 /// Refreshes the tray every 2 seconds once a server was found.
@@ -213,8 +237,10 @@ fn monitor(app: &AppHandle, shared: &Shared) {
         std::thread::sleep(Duration::from_secs(2));
         // Before the first connection the tray keeps saying "starting".
         let connected_once = shared.tray.lock().map(|t| t.as_ref().is_some_and(|t| t.shown().is_some()));
-        if connected_once.unwrap_or(false) {
-            refresh(app, shared);
+        if connected_once.unwrap_or(false) && refresh(shared) {
+            start_page(app, "stopped");
+            let (title, body) = shared.lang.server_ended();
+            notify::show(app, title, body);
         }
     }
 }
@@ -248,7 +274,7 @@ fn on_choice(app: &AppHandle, shared: &Arc<Shared>, id: &str) {
                 if let Err(e) = act(&app, &shared, &id) {
                     tracing::warn!(error = %format!("{e:#}"), action = %id, "tray action failed");
                 }
-                refresh(&app, &shared);
+                refresh(&shared);
             });
         }
         _ => {}
@@ -260,7 +286,7 @@ fn act(app: &AppHandle, shared: &Shared, id: &str) -> anyhow::Result<()> {
     let Some(client) = shared.client() else {
         // No server answers: Start server finds or starts one again.
         if id == tray::SERVER {
-            splash(app, "starting", "");
+            start_page(app, "starting");
             connect(app, shared);
         }
         return Ok(());

@@ -30,7 +30,8 @@ pub fn follow(app: &AppHandle, lang: Lang, client: impl Fn() -> Option<Client>) 
     }
 }
 
-fn show(app: &AppHandle, title: &str, body: &str) {
+/// Shows one desktop notification.
+pub fn show(app: &AppHandle, title: &str, body: &str) {
     tracing::info!(title, body, "desktop notification");
     if let Err(e) = app.notification().builder().title(title).body(body).show() {
         tracing::warn!(error = %e, "cannot show a desktop notification");

@@ -60,6 +60,21 @@ impl Lang {
         }
     }
 
+    /// Title and body of the notification when the server the app started
+    /// ends by itself.
+    pub fn server_ended(self) -> (&'static str, &'static str) {
+        match self {
+            Lang::En => (
+                "The mail server stopped",
+                "The mail server this app started has ended unexpectedly. Choose Start server in the tray menu to start it again.",
+            ),
+            Lang::Ru => (
+                "Почтовый сервер остановился",
+                "Почтовый сервер, запущенный приложением, неожиданно завершился. Выберите «Запустить сервер» в меню значка, чтобы запустить его снова.",
+            ),
+        }
+    }
+
     /// Title and body of the desktop notification for an engine event of
     /// kind `notification`, or `None` for kinds the desktop does not show.
     pub fn notification(self, event: &Value) -> Option<(String, String)> {

@@ -184,6 +184,31 @@ def test_tray_menu_stops_and_starts_the_server(app):
     wait_for("a green tray icon again", lambda: app.display.tray_colour() == "running", timeout=10)
 
 
+def test_a_crashed_engine_is_reported_and_started_again_from_the_tray(app):
+    pid = app.engine_pid()
+    os.kill(pid, signal.SIGKILL)
+    wait_for("a grey tray icon", lambda: app.display.tray_colour() == "stopped", timeout=10)
+    found = wait_for("the notification", lambda: [n for n in app.display.notifications()
+                                                  if n[0] == "The mail server stopped"], timeout=10, every=1)
+    assert "Start server" in found[0][1]
+    # The window says so instead of showing a page that cannot work any more.
+    wait_for("the start page saying the server stopped",
+             lambda: "has stopped" in (app.wd.text('[data-testid="splash-message"]') or ""), timeout=10)
+    app.display.tray_menu(3)  # Start server
+    wait_for("a new engine", lambda: app.engine_pid() not in (None, pid) and Path(f"/proc/{app.engine_pid()}").exists(),
+             timeout=30)
+    wait_for("a green tray icon again", lambda: app.display.tray_colour() == "running", timeout=20)
+    # The window follows the new engine (a new local key, the same address).
+    try:
+        wait_for("the dashboard again",
+                 lambda: "RUNNING" in (app.wd.text('[data-testid="listener-smtp"]') or "").upper(), timeout=30)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nurl: {app.wd.url()}\npage: {app.wd.text('body')}\n"
+                             f"app log:\n{app.app_log()[-2000:]}") from None
+    with smtplib.SMTP("127.0.0.1", app.offset + 25, timeout=10) as s:
+        assert s.ehlo()[0] == 250
+
+
 def test_quit_stops_the_engine_the_app_started(app):
     pid = app.engine_pid()
     assert pid and Path(f"/proc/{pid}").exists()
