@@ -14,7 +14,7 @@ import { api } from '../api/client';
 import type { CertificateInfo } from '../api/types';
 import { fmtDate } from '../format';
 import { useLoad } from '../useLoad';
-import { ErrorAlert, useErrorText } from './common';
+import { ErrorAlert, useAction } from './common';
 import { Confirm } from './Confirm';
 
 function PemField({ label, help, value, onChange, testid }: { label: string; help: string; value: string; onChange: (v: string) => void; testid: string }) {
@@ -45,47 +45,32 @@ function PemField({ label, help, value, onChange, testid }: { label: string; hel
 
 export function CertificatePanel({ hostname, onChanged }: { hostname: string; onChanged?: () => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const cert = useLoad(() => api<CertificateInfo>('GET', '/certificate'));
   const [importing, setImporting] = useState(false);
   const [certPem, setCertPem] = useState('');
   const [keyPem, setKeyPem] = useState('');
   const [confirm, setConfirm] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
 
   const changed = (c: CertificateInfo, message: string) => {
     cert.setData(c);
-    setError(null);
     notifications.show({ color: 'green', message });
     onChanged?.();
   };
   const regenerate = async () => {
-    setBusy(true);
-    try {
-      const names = hostname ? [hostname] : undefined;
-      changed(await api<CertificateInfo>('POST', '/certificate/self-signed', names ? { names } : {}), t('cert.regenerated'));
-      setConfirm(false);
-    } catch (err) {
-      setError(errText(err));
-      setConfirm(false);
-    } finally {
-      setBusy(false);
-    }
+    await run(async () =>
+      changed(await api<CertificateInfo>('POST', '/certificate/self-signed', hostname ? { names: [hostname] } : {}), t('cert.regenerated')),
+    );
+    setConfirm(false);
   };
-  const doImport = async (e: React.FormEvent) => {
+  const doImport = (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    try {
+    void run(async () => {
       changed(await api<CertificateInfo>('PUT', '/certificate', { cert_pem: certPem, key_pem: keyPem }), t('cert.imported'));
       setImporting(false);
       setCertPem('');
       setKeyPem('');
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const c = cert.data;

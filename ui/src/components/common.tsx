@@ -1,11 +1,12 @@
 /**
  * Small pieces used on every page: the page title with its one-line
  * explanation, the red box that shows what the engine said went wrong, the
- * remove button of a table row and the Cancel/Save pair of a dialog.
+ * remove button of a table row, the Cancel/Save pair of a dialog, and
+ * `useAction` (busy flag and error sentence around one call to the engine).
  */
 import { Alert, Button, Group, Stack, Text, Title } from '@mantine/core';
 import { IconAlertCircle, IconTrash } from '@tabler/icons-react';
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client';
 
@@ -31,6 +32,28 @@ export function useErrorText() {
     }
     return e instanceof Error && e.message ? e.message : t('common.unknownError');
   };
+}
+
+/**
+ * Runs one action against the engine: `busy` while it runs, `error` with the
+ * engine's sentence if it fails (cleared when the next run starts).
+ */
+export function useAction() {
+  const errText = useErrorText();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(errText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
 }
 
 export function ErrorAlert({ error }: { error: unknown }) {

@@ -6,7 +6,7 @@
  * and the settings to type into mail programs. The admin can leave at any
  * step and come back; the step and domain are remembered.
  */
-import { Alert, Button, Card, Group, PasswordInput, Select, Stack, Stepper, Table, Text, TextInput } from '@mantine/core';
+import { Alert, Box, Button, Card, Flex, Group, PasswordInput, Select, Stack, Stepper, Table, Text, TextInput } from '@mantine/core';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
@@ -16,7 +16,7 @@ import type { AccountInfo, DomainInfo, Setting, Status, TestMessageSent } from '
 import { CertificatePanel } from '../components/Certificate';
 import { DnsRecords } from '../components/DnsRecords';
 import { TraceView } from '../components/TraceView';
-import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, useAction } from '../components/common';
 import { useLoad } from '../useLoad';
 import { AddAccountForm } from './Accounts';
 import { AddDomainForm } from './Domains';
@@ -42,26 +42,18 @@ function loadProgress(): Progress {
 
 function HostnameStep({ onDone }: { onDone: () => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const settings = useLoad(() => api<Setting[]>('GET', '/settings'));
   const current = settings.data?.find((s) => s.key === 'hostname');
   const [value, setValue] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const shown = value ?? current?.value ?? '';
 
-  const save = async (e: React.FormEvent) => {
+  const save = (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       if (shown.trim() !== current?.value) await api('PUT', '/settings/hostname', { value: shown.trim() });
       onDone();
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={save}>
@@ -149,32 +141,24 @@ function MailboxesStep({ domain, onNext }: { domain: string; onNext: () => void 
 
 function AdminPasswordStep({ onDone }: { onDone: () => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const status = useLoad(() => api<Status>('GET', '/status'));
   const [pw, setPw] = useState('');
   const [again, setAgain] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const isSet = status.data?.admin_password_set === true;
 
-  const save = async (e: React.FormEvent) => {
+  const save = (e: React.FormEvent) => {
     e.preventDefault();
     if (pw.length < 8) return setError(t('wizard.passwordShort'));
     if (pw !== again) return setError(t('wizard.passwordMismatch'));
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const before = getToken();
       const r = await api<{ token: string }>('PUT', '/admin-password', { password: pw });
       // Password logins end; this computer's own key (the desktop app's) stays valid.
       const still = before ? await fetch('/api/v1/status', { headers: { Authorization: `Bearer ${before}` } }) : null;
       if (!still || still.status !== 200) setToken(r.token);
       onDone();
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={save}>
@@ -224,27 +208,17 @@ function CertificateStep({ onNext }: { onNext: () => void }) {
 
 function TestMessageStep({ domain, onNext }: { domain: string; onNext: () => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const accounts = useLoad(() => api<AccountInfo[]>('GET', `/accounts?domain=${encodeURIComponent(domain)}`), [domain]);
   const first = accounts.data?.find((a) => !a.address.startsWith('postmaster@'))?.address ?? `postmaster@${domain}`;
   const [to, setTo] = useState<string | null>(null);
   const [sent, setSent] = useState<TestMessageSent | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const address = to ?? first;
 
-  const send = async (e: React.FormEvent) => {
+  const send = (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setSent(null);
-    try {
-      setSent(await api<TestMessageSent>('POST', '/test-message', { to: address.trim() }));
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    void run(async () => setSent(await api<TestMessageSent>('POST', '/test-message', { to: address.trim() })));
   };
   return (
     <Stack>
@@ -336,6 +310,64 @@ export function Wizard() {
   const { step, domain } = progress;
   const needDomain = step >= 2 && !domain;
 
+  const steps = [
+    { label: t('wizard.stepHost'), description: t('wizard.stepHostDesc'), content: <HostnameStep onDone={() => go(1)} /> },
+    {
+      label: t('wizard.stepDomain'),
+      description: t('wizard.stepDomainDesc'),
+      content: <DomainStep domain={domain} onChosen={(d) => save({ step: 2, domain: d })} />,
+    },
+    { label: t('wizard.stepPassword'), description: t('wizard.stepPasswordDesc'), content: <AdminPasswordStep onDone={() => go(3)} /> },
+    {
+      label: t('wizard.stepMailboxes'),
+      description: t('wizard.stepMailboxesDesc'),
+      content: domain && <MailboxesStep domain={domain} onNext={() => go(4)} />,
+    },
+    { label: t('wizard.stepCert'), description: t('wizard.stepCertDesc'), content: <CertificateStep onNext={() => go(5)} /> },
+    {
+      label: t('wizard.stepDns'),
+      description: t('wizard.stepDnsDesc'),
+      content: domain && (
+        <Stack>
+          <Text>{t('wizard.dnsIntro')}</Text>
+          <DnsRecords domain={domain} />
+          <Group>
+            <Button onClick={() => go(6)} data-testid="wizard-next">
+              {t('wizard.next')}
+            </Button>
+          </Group>
+        </Stack>
+      ),
+    },
+    {
+      label: t('wizard.stepTest'),
+      description: t('wizard.stepTestDesc'),
+      content: domain && <TestMessageStep domain={domain} onNext={() => go(7)} />,
+    },
+    {
+      label: t('wizard.stepClients'),
+      description: t('wizard.stepClientsDesc'),
+      content: domain && (
+        <Stack>
+          <ClientSettings domain={domain} />
+          <Alert color="green">{t('wizard.doneText')}</Alert>
+          <Group>
+            <Button
+              onClick={() => {
+                save({ step: 0, domain });
+                leave();
+              }}
+              data-testid="wizard-finish"
+            >
+              {t('wizard.finish')}
+            </Button>
+          </Group>
+        </Stack>
+      ),
+    },
+  ];
+  const active = needDomain ? 1 : Math.min(step, steps.length - 1);
+
   return (
     <Stack data-testid="wizard">
       <PageHeader
@@ -347,58 +379,23 @@ export function Wizard() {
           </Button>
         }
       />
-      <Stepper size="sm" active={needDomain ? 1 : step} onStepClick={(s) => (s < 2 || domain ? go(s) : undefined)} allowNextStepsSelect={false}>
-        <Stepper.Step label={t('wizard.stepHost')} description={t('wizard.stepHostDesc')}>
-          <HostnameStep onDone={() => go(1)} />
-        </Stepper.Step>
-        <Stepper.Step label={t('wizard.stepDomain')} description={t('wizard.stepDomainDesc')}>
-          <DomainStep domain={domain} onChosen={(d) => save({ step: 2, domain: d })} />
-        </Stepper.Step>
-        <Stepper.Step label={t('wizard.stepPassword')} description={t('wizard.stepPasswordDesc')}>
-          <AdminPasswordStep onDone={() => go(3)} />
-        </Stepper.Step>
-        <Stepper.Step label={t('wizard.stepMailboxes')} description={t('wizard.stepMailboxesDesc')}>
-          {domain && <MailboxesStep domain={domain} onNext={() => go(4)} />}
-        </Stepper.Step>
-        <Stepper.Step label={t('wizard.stepCert')} description={t('wizard.stepCertDesc')}>
-          <CertificateStep onNext={() => go(5)} />
-        </Stepper.Step>
-        <Stepper.Step label={t('wizard.stepDns')} description={t('wizard.stepDnsDesc')}>
-          {domain && (
-            <Stack>
-              <Text>{t('wizard.dnsIntro')}</Text>
-              <DnsRecords domain={domain} />
-              <Group>
-                <Button onClick={() => go(6)} data-testid="wizard-next">
-                  {t('wizard.next')}
-                </Button>
-              </Group>
-            </Stack>
-          )}
-        </Stepper.Step>
-        <Stepper.Step label={t('wizard.stepTest')} description={t('wizard.stepTestDesc')}>
-          {domain && <TestMessageStep domain={domain} onNext={() => go(7)} />}
-        </Stepper.Step>
-        <Stepper.Step label={t('wizard.stepClients')} description={t('wizard.stepClientsDesc')}>
-          {domain && (
-            <Stack>
-              <ClientSettings domain={domain} />
-              <Alert color="green">{t('wizard.doneText')}</Alert>
-              <Group>
-                <Button
-                  onClick={() => {
-                    save({ step: 0, domain });
-                    leave();
-                  }}
-                  data-testid="wizard-finish"
-                >
-                  {t('wizard.finish')}
-                </Button>
-              </Group>
-            </Stack>
-          )}
-        </Stepper.Step>
-      </Stepper>
+      <Flex gap="xl" direction={{ base: 'column', md: 'row' }} align="flex-start">
+        <Box miw={220}>
+          <Stepper
+            orientation="vertical"
+            size="sm"
+            active={active}
+            onStepClick={(s) => (s < 2 || domain ? go(s) : undefined)}
+            allowNextStepsSelect={false}
+            data-testid="wizard-steps"
+          >
+            {steps.map((st) => (
+              <Stepper.Step key={st.label} label={st.label} description={st.description} />
+            ))}
+          </Stepper>
+        </Box>
+        <Box style={{ flex: 1, minWidth: 0 }}>{steps[active].content}</Box>
+      </Flex>
       {step > 0 && (
         <Group>
           <Button variant="subtle" onClick={() => go(step - 1)} data-testid="wizard-back">
