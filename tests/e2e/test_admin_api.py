@@ -88,6 +88,9 @@ PROTECTED = [
     ("POST", "/api/v1/ip-ranges", {"network": "0.0.0.0/0", "action": "deny", "priority": 0}),
     ("PUT", "/api/v1/ip-ranges/1", {"network": "0.0.0.0/0", "action": "deny", "priority": 0}),
     ("DELETE", "/api/v1/ip-ranges/1", None),
+    ("GET", "/api/v1/certificate", None),
+    ("PUT", "/api/v1/certificate", {"cert_pem": "x", "key_pem": "y"}),
+    ("POST", "/api/v1/certificate/self-signed", {"names": ["sneaky.test"]}),
     ("GET", "/api/v1/no-such-thing", None),
 ]
 
@@ -248,6 +251,8 @@ def test_openapi_lists_every_path(server):
         "/api/v1/messages/{id}/trace": {"get"},
         "/api/v1/stats": {"get"},
         "/api/v1/stats/summary": {"get"},
+        "/api/v1/certificate": {"get", "put"},
+        "/api/v1/certificate/self-signed": {"post"},
     }
     for path, methods in expected.items():
         assert path in paths, path
@@ -259,6 +264,8 @@ def test_openapi_lists_every_path(server):
     assert "bearer" in spec["components"]["securitySchemes"]
     # A body that is not JSON, or not sent as JSON, is a documented error too.
     assert {"400", "415", "422"} <= set(paths["/api/v1/ip-ranges"]["post"]["responses"])
+    assert {"400", "413", "415", "422"} <= set(paths["/api/v1/certificate"]["put"]["responses"])
+    assert {"400", "415", "422"} <= set(paths["/api/v1/certificate/self-signed"]["post"]["responses"])
     # Each schema name is used once (two types called Status once shared one).
     assert "RecordStatus" in spec["components"]["schemas"]
     assert "listeners" in spec["components"]["schemas"]["Status"]["properties"]

@@ -14,6 +14,8 @@
 //! * [`delivery`]: the outbound scheduler (queue → MX or relay, retries,
 //!   bounces, delay warnings, DKIM signing); [`domains`]: domain set-up with
 //!   DKIM keys; [`secrets`]: encryption of stored relay passwords;
+//! * [`certificate`]: the TLS certificate: showing it, importing one,
+//!   making a self-signed one, applied to the running server at once;
 //! * [`serve`]: start-up, `runtime.json`, shutdown; [`watch`]: live settings
 //!   pick-up, remote administration on/off, disk and certificate warnings;
 //! * [`dns_records`]: the DNS records each domain needs, and a live check of
@@ -27,6 +29,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod certificate;
 pub mod cli;
 pub mod config;
 pub mod delivery;

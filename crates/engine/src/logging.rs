@@ -57,7 +57,8 @@ const LIVE_BACKLOG: usize = 1024;
 pub struct LiveEvent {
     /// `notification` (the event has a `notify` field: bounce, ban,
     /// cert_expiring, disk_low, listener_stopped), `status` (it has a
-    /// `change` field: a listener, the settings or the queue changed state),
+    /// `change` field: a listener, the settings, the queue or the
+    /// certificate changed state),
     /// or `log`.
     pub kind: &'static str,
     /// The event as the JSON object

@@ -60,7 +60,11 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     store.sweep_orphans(ORPHAN_MIN_AGE)?;
     let tls_dir = data_dir.join(TLS_DIR);
     tls::ensure_self_signed(&tls_dir, &config.hostname).context("creating the TLS certificate")?;
-    let acceptor = tls::load_acceptor(&tls_dir)?;
+    // One acceptor for every listener; it asks `live_cert` at each handshake,
+    // so a certificate changed through the admin API applies without a restart.
+    let live_cert = tls::LiveCert::new(tls::load(&tls_dir)?);
+    let acceptor = live_cert.acceptor()?;
+    let certificate = Arc::new(crate::certificate::Certificates::new(tls_dir.clone(), Some(live_cert)));
 
     let mut sockets = Vec::new();
     let mut problems = Vec::new();
@@ -142,6 +146,7 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
             listeners: mail_listeners.clone(),
             admin_address: admin_addr,
             remote: crate::api::remote::RemoteAdmin::new(opts.bind, remote_port, acceptor),
+            certificate,
         });
         tracing::info!(listener = ADMIN_LISTENER.name, address = %admin_addr, "listening");
         let admin_task = tokio::spawn(crate::api::serve(admin_listener, api.clone()));

@@ -4,11 +4,12 @@
 //!   changed outside the admin API (such as `mailroomd settings set` run in
 //!   another window) and opens or closes remote administration to match
 //!   `admin_remote_access`;
-//! * at start, after a settings change and every [`HEALTH_EVERY`] it checks
+//! * at start, after a settings change, at once after the certificate is
+//!   replaced through the admin API, and every [`HEALTH_EVERY`] it checks
 //!   free disk space and the certificate's expiry, and raises a notification
 //!   (a warning with a `notify` field, which the live event stream and the
 //!   desktop app pick up) when one of them turns bad, once per day while it
-//!   stays bad.
+//!   stays bad (and again for a new certificate that is bad too).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -120,6 +121,7 @@ pub async fn run(state: ApiState) {
     let mut raised = Raised::default();
     let mut last_health: Option<Instant> = None;
     let mut checked_with: Option<std::sync::Arc<Config>> = None;
+    let mut cert_changes = state.certificate.changes();
     loop {
         state.refresh_live().await;
         // New settings (from here or from the API): check at once.
@@ -131,7 +133,13 @@ pub async fn run(state: ApiState) {
             state.backend.wake_queue();
         }
         state.remote.sync(config.admin_remote_access, &state);
-        if changed || last_health.is_none_or(|t| t.elapsed() >= HEALTH_EVERY) {
+        let new_cert = state.certificate.changes() != cert_changes;
+        if new_cert {
+            cert_changes = state.certificate.changes();
+            // A new certificate: its own warning, if it needs one, is news.
+            raised.cert = None;
+        }
+        if changed || new_cert || last_health.is_none_or(|t| t.elapsed() >= HEALTH_EVERY) {
             last_health = Some(Instant::now());
             let dir = state.data_dir.clone();
             let cfg = config.clone();
@@ -139,7 +147,10 @@ pub async fn run(state: ApiState) {
                 raised.raise(&h, &config);
             }
         }
-        tokio::time::sleep(crate::live::REFRESH_EVERY).await;
+        tokio::select! {
+            _ = tokio::time::sleep(crate::live::REFRESH_EVERY) => {}
+            _ = state.certificate.wait_change() => {}
+        }
     }
 }
 

@@ -8,8 +8,9 @@
 //!   (STARTTLS / STLS), reads lines and fixed-size chunks with hard limits so no
 //!   client can make a session buffer more than it allows, and applies the read
 //!   timeout.
-//! * [`tls`] loads the server certificate from the data directory, creating a
-//!   self-signed one on first start.
+//! * [`tls`] loads the server certificate from the data directory (creating a
+//!   self-signed one on first start), checks imported ones, writes them as a
+//!   pair, and lets the running server swap the certificate new handshakes get.
 //! * [`NetSet`] answers "is this peer in one of these CIDR ranges" (trusted
 //!   networks).
 //! * [`Shutdown`] tells idle sessions that the server is stopping.

@@ -114,6 +114,35 @@ where
     }
 }
 
+/// An optional JSON body: absent when the request has no `Content-Type`;
+/// otherwise checked as [`Body`] is.
+impl<S, T> axum::extract::OptionalFromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        match <Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state).await {
+            Ok(value) => Ok(value.map(|Json(v)| Body(v))),
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                format!("the request body is not acceptable: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+impl From<crate::certificate::CertError> for ApiError {
+    fn from(e: crate::certificate::CertError) -> Self {
+        match e {
+            crate::certificate::CertError::Refused(m) => Self::invalid(m),
+            crate::certificate::CertError::Failed(m) => Self::internal(m),
+        }
+    }
+}
+
 /// Query parameters whose problems are answered as a JSON [`ApiError`]
 /// (422) instead of plain text.
 pub struct Params<T>(pub T);

@@ -21,7 +21,7 @@ use super::remote::Peer;
     tag = "events",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Server-Sent Events named `log`, `status` (a listener, the settings or the queue changed state) or `notification` (bounce, ban, cert_expiring, disk_low, listener_stopped; the kind is in fields.notify), each with data {time, level, kind, target, message, fields}; a `lagged` event tells how many events a slow reader missed", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events named `log`, `status` (a listener, the settings, the queue or the certificate changed state) or `notification` (bounce, ban, cert_expiring, disk_low, listener_stopped; the kind is in fields.notify), each with data {time, level, kind, target, message, fields}; a `lagged` event tells how many events a slow reader missed", content_type = "text/event-stream", body = String),
         (status = 401, description = "Not logged in", body = super::error::ErrorBody)
     )
 )]

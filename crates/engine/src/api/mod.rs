@@ -7,6 +7,7 @@
 //! * [`ipranges`]: the IP filter;
 //! * [`remote`]: remote administration over HTTPS;
 //! * [`testmail`]: sending a test message;
+//! * [`certificate`]: the TLS certificate (show, import, new self-signed);
 //! * [`settings`]: reading and changing server settings;
 //! * [`directory`]: domains and accounts;
 //! * [`dns`]: the DNS records a domain needs, and their live check;
@@ -24,6 +25,7 @@
 
 pub mod aliases;
 pub mod auth;
+pub mod certificate;
 pub mod directory;
 pub mod dns;
 pub mod error;
@@ -76,6 +78,8 @@ pub struct Api {
     pub admin_address: SocketAddr,
     /// Remote administration over HTTPS.
     pub remote: remote::RemoteAdmin,
+    /// The TLS certificate, swapped live when changed.
+    pub certificate: Arc<crate::certificate::Certificates>,
 }
 
 impl Api {
@@ -103,6 +107,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/admin-password", put(auth::set_password))
         .route("/api/v1/test-message", post(testmail::send))
         .route("/api/v1/status", get(status::status))
+        .route(
+            "/api/v1/certificate",
+            get(certificate::show)
+                .put(certificate::import)
+                .layer(axum::extract::DefaultBodyLimit::max(certificate::MAX_BODY)),
+        )
+        .route("/api/v1/certificate/self-signed", post(certificate::self_signed))
         .route("/api/v1/settings", get(settings::list))
         .route("/api/v1/settings/{key}", put(settings::set))
         .route("/api/v1/domains", get(directory::list_domains).post(directory::add_domain))

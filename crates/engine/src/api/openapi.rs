@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    aliases, auth, directory, dns, error, events, ipranges, listeners, logs, queue, settings, stats, status, testmail,
+    aliases, auth, certificate, directory, dns, error, events, ipranges, listeners, logs, queue, settings, stats,
+    status, testmail,
 };
 
 /// The API description.
@@ -21,6 +22,9 @@ use super::{
         auth::set_password,
         testmail::send,
         status::status,
+        certificate::show,
+        certificate::import,
+        certificate::self_signed,
         listeners::list,
         listeners::stop,
         listeners::start,
@@ -132,6 +136,8 @@ mod tests {
             "/api/v1/admin-password",
             "/api/v1/test-message",
             "/api/v1/status",
+            "/api/v1/certificate",
+            "/api/v1/certificate/self-signed",
             "/api/v1/settings",
             "/api/v1/settings/{key}",
             "/api/v1/domains",

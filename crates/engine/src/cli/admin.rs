@@ -29,6 +29,7 @@ pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::IpRange(c) => super::iprange::run(&store, c),
         Command::Status => super::live_api::status(data_dir),
         Command::Listener(c) => super::live_api::listener(data_dir, c),
+        Command::Cert(c) => super::cert::run(data_dir, &store, c),
         Command::Dns(c) => super::dns::run(&store, c),
         Command::Logs(a) => super::observe::logs(data_dir, a),
         Command::Trace { id, json } => super::observe::trace(data_dir, &store, &id, json),

@@ -1,6 +1,7 @@
-//! Commands that act on the running server (`status`, `listener stop|start`)
-//! go through its admin API, like the desktop app: the address comes from
-//! `runtime.json` and the credentials from the local `admin.token` file.
+//! Commands that act on the running server (`status`, `listener stop|start`,
+//! and `cert` while it runs) go through its admin API, like the desktop app:
+//! the address comes from `runtime.json` and the credentials from the local
+//! `admin.token` file.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -14,25 +15,36 @@ use super::ListenerCmd;
 
 /// Sends one request to the running server's admin API; returns the status
 /// code and the JSON body.
-fn call(data_dir: &Path, method: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+pub(super) fn call(data_dir: &Path, method: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+    call_with(data_dir, method, path, None)
+}
+
+/// Like [`call`], with a JSON request body if `body` is given.
+pub(super) fn call_with(
+    data_dir: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<(u16, Value)> {
     let runtime = std::fs::read_to_string(data_dir.join(crate::paths::RUNTIME_FILE)).context(
         "Mailroom is not running with this data directory (no runtime.json); start it with `mailroomd serve`",
     )?;
     let runtime: Value = serde_json::from_str(&runtime).context("runtime.json is damaged")?;
-    let addr: SocketAddr = runtime["listeners"]["admin"]
-        .as_str()
-        .and_then(|a| a.parse().ok())
-        .context("runtime.json does not name the admin API's address")?;
+    let addr = admin_address(&runtime).context("runtime.json does not name the admin API's address")?;
     let token = std::fs::read_to_string(data_dir.join(crate::api::auth::TOKEN_FILE))
         .context("cannot read admin.token; run this as the account that runs Mailroom")?;
     let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .with_context(|| format!("cannot reach the admin API at {addr}; is Mailroom running?"))?;
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let content_type = if body.is_some() { "Content-Type: application/json\r\n" } else { "" };
     write!(
         tcp,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        token.trim()
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        token.trim(),
+        payload.len()
     )?;
+    tcp.write_all(payload.as_bytes())?;
     let mut raw = Vec::new();
     tcp.take(16 << 20).read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -42,7 +54,22 @@ fn call(data_dir: &Path, method: &str, path: &str) -> anyhow::Result<(u16, Value
     Ok((code, body))
 }
 
-fn error_text(body: &Value) -> String {
+fn admin_address(runtime: &Value) -> Option<SocketAddr> {
+    runtime["listeners"]["admin"].as_str().and_then(|a| a.parse().ok())
+}
+
+/// Whether a server is running on `data_dir`: its `runtime.json` is there,
+/// and its process is alive (Linux) or its admin API answers (elsewhere).
+pub(super) fn server_running(data_dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(data_dir.join(crate::paths::RUNTIME_FILE)) else { return false };
+    let Ok(runtime) = serde_json::from_str::<Value>(&text) else { return false };
+    if cfg!(target_os = "linux") {
+        return runtime["pid"].as_u64().is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    }
+    admin_address(&runtime).is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+}
+
+pub(super) fn error_text(body: &Value) -> String {
     body["error"].as_str().unwrap_or("unexpected answer").to_string()
 }
 

@@ -5,6 +5,7 @@
 //! status is 0 on success, 1 with a message on stderr otherwise.
 
 mod admin;
+mod cert;
 mod dns;
 mod iprange;
 mod live_api;
@@ -95,6 +96,9 @@ pub enum Command {
     },
     /// Show counts of received, sent, delivered, bounced and refused mail and failed logins.
     Stats(StatsArgs),
+    /// Show or replace the TLS certificate (a running server uses a new one at once).
+    #[command(subcommand)]
+    Cert(CertCmd),
     /// Set the password for logging in to the admin API and web interface.
     AdminPassword {
         /// The password (read from standard input if omitted).
@@ -147,6 +151,34 @@ pub enum IpRangeCmd {
     Remove {
         /// The id shown by `iprange list`.
         id: i64,
+    },
+}
+
+/// Certificate commands. With the server running they go through its admin
+/// API, so a new certificate applies to the next connection; otherwise they
+/// change the files in DIR/tls, used from the next start.
+#[derive(Subcommand, Debug)]
+pub enum CertCmd {
+    /// Show the certificate: names, issuer, dates, fingerprint.
+    Show {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new self-signed certificate (valid 825 days) and use it.
+    SelfSigned {
+        /// A DNS name for it; repeat for more (default: the host name and localhost).
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Use a certificate from a certificate authority (such as Let's Encrypt).
+    Import {
+        /// PEM file with the certificate chain, the server's own first (e.g. fullchain.pem).
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// PEM file with its private key, without a password (e.g. privkey.pem).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
 }
 
