@@ -5,7 +5,9 @@
  * that takes effect, and a listener switched off from the dashboard. Every
  * page is saved as a screenshot in e2e/artifacts/.
  */
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -84,6 +86,7 @@ describe('first run', () => {
     const before = (await engine.api<{ fingerprint_sha256: string }>('GET', '/certificate')).body.fingerprint_sha256;
     await page.getByTestId('certificate-regenerate').click();
     await page.getByTestId('confirm-button').click();
+    await page.getByTestId('confirm-button').waitFor({ state: 'hidden' });
     await expect.poll(async () => (await engine.api<{ fingerprint_sha256: string }>('GET', '/certificate')).body.fingerprint_sha256).not.toBe(before);
     const cert = (await engine.api<{ names: string[]; fingerprint_sha256: string }>('GET', '/certificate')).body;
     expect(cert.names).toContain('mail.example.test');
@@ -177,6 +180,31 @@ describe('daily work', () => {
     await shot('10-settings');
     const codes = JSON.parse(engine.smtp('friend@remote.test', ['alice@example.test', 'alice@example.test', 'alice@example.test'], 'Too many'));
     expect(codes.slice(0, 3)).toEqual([250, 250, 452]);
+  });
+
+  test('a certificate imported in Settings is checked, then used', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-cert-'));
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '90', '-subj', '/CN=mail.example.test',
+      '-addext', 'subjectAltName=DNS:mail.example.test', '-keyout', 'key.pem', '-out', 'cert.pem');
+    openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'other-key.pem');
+    const fingerprint = openssl('x509', '-in', 'cert.pem', '-noout', '-fingerprint', '-sha256').split('=')[1].trim();
+    await go('/settings');
+    await page.getByTestId('certificate-import-open').click();
+    await page.getByTestId('certificate-pem').fill(readFileSync(join(dir, 'cert.pem'), 'utf8'));
+    // A key that is not the certificate's: refused in plain words, nothing changes.
+    await page.getByTestId('certificate-key').fill(readFileSync(join(dir, 'other-key.pem'), 'utf8'));
+    await page.getByTestId('certificate-import-save').click();
+    await expect.poll(() => page.getByTestId('certificate-error').innerText()).toContain('does not belong');
+    expect((await engine.api<{ fingerprint_sha256: string }>('GET', '/certificate')).body.fingerprint_sha256).not.toBe(fingerprint);
+    await page.getByTestId('certificate-key').fill(readFileSync(join(dir, 'key.pem'), 'utf8'));
+    await page.getByTestId('certificate-import-save').click();
+    await expect.poll(async () => (await engine.api<{ fingerprint_sha256: string }>('GET', '/certificate')).body.fingerprint_sha256).toBe(fingerprint);
+    await expect.poll(() => page.getByTestId('certificate-info').innerText()).toContain(fingerprint);
+    // The next encrypted connection presents it.
+    const presented = execFileSync('sh', ['-c', `openssl s_client -connect 127.0.0.1:${engine.port('submissions')} -servername mail.example.test </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`], { encoding: 'utf8' });
+    expect(presented.split('=')[1].trim()).toBe(fingerprint);
+    await page.getByTestId('settings-group-certificate').screenshot({ path: join(ARTIFACTS, '10b-settings-certificate.png') });
   });
 
   test('a listener switched off on the dashboard closes its port', async () => {
