@@ -22,14 +22,13 @@ import socket
 import ssl
 import stat
 import subprocess
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from conftest import require_program
-from mailroom import PASSWORDS, client_tls_context
+from mailroom import PASSWORDS, client_tls_context, wait_for
 from test_admin_api import call, token_of
 from test_admin_live import EventStream, notification
 
@@ -178,17 +177,6 @@ class OpenSSL:
 @pytest.fixture
 def certs(tmp_path) -> OpenSSL:
     return OpenSSL(tmp_path)
-
-
-def wait_for(check, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not reached within {timeout} s")
-        time.sleep(0.1)
 
 
 # ---- tests ---------------------------------------------------------------------

@@ -22,21 +22,11 @@ import uuid
 import pytest
 
 from conftest import outbound_settings
-from mailroom import PASSWORDS, retr_all
+from mailroom import PASSWORDS, retr_all, wait_for
 from test_admin_api import base, call, token_of
 
 ALICE = "alice@example.test"
 
-
-def wait_for(check, timeout: float = 8.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not reached within {timeout} s")
-        time.sleep(0.1)
 
 
 def greeting(host: str, port: int) -> str:
