@@ -9,9 +9,10 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,17 +57,30 @@ pub struct Engine {
 
 impl Engine {
     /// Attaches to the engine running on `launch.data_dir`, or starts one.
-    pub fn connect(launch: &Launch, progress: &dyn Fn(Stage)) -> anyhow::Result<Engine> {
+    /// `cancel` (the app is quitting) stops a child that is still starting.
+    pub fn connect(launch: &Launch, progress: &dyn Fn(Stage), cancel: &AtomicBool) -> anyhow::Result<Engine> {
         progress(Stage::Looking);
-        if let Some(client) = running(&launch.data_dir, None) {
+        if let Some(client) = attach(&launch.data_dir) {
             tracing::info!(data_dir = %launch.data_dir.display(), "attached to the running mail server");
             return Ok(Engine { client, child: None });
         }
+        if let Some(addr) = admin_address(&launch.data_dir)
+            && TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        {
+            // A server answers there, but not to this account's key: a service
+            // run by another account. Starting a second one would only fight it.
+            bail!(
+                "A Mailroom server is already running on {} (admin address {addr}), but this account cannot manage it: \
+                 its admin.token is not readable here. Run this app as the account that runs the server, or open \
+                 http://{addr}/ in a browser and log in with the admin password.",
+                launch.data_dir.display()
+            );
+        }
         progress(Stage::Starting);
-        Self::start(launch)
+        Self::start(launch, cancel)
     }
 
-    fn start(launch: &Launch) -> anyhow::Result<Engine> {
+    fn start(launch: &Launch, cancel: &AtomicBool) -> anyhow::Result<Engine> {
         let mut cmd = Command::new(&launch.program);
         cmd.arg("--data-dir").arg(&launch.data_dir).arg("serve").args(&launch.serve_args);
         cmd.stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::piped());
@@ -96,12 +110,21 @@ impl Engine {
             if let Some(client) = running(&launch.data_dir, Some(child.id())) {
                 return Ok(Engine { client, child: Some(child) });
             }
+            if cancel.load(Ordering::SeqCst) {
+                stop_child(child);
+                bail!("the app is quitting");
+            }
             if Instant::now() > deadline {
-                let _ = child.kill();
+                stop_child(child);
                 bail!("mailroomd did not answer within {} s", START_LIMIT.as_secs());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// An engine the app found running (it is not stopped on Quit).
+    pub fn attached(client: Client) -> Engine {
+        Engine { client, child: None }
     }
 
     /// Whether the app started this engine (and so stops it on quit).
@@ -117,23 +140,30 @@ impl Engine {
     /// Stops the engine if the app started it; an attached one is left
     /// running.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        if matches!(child.try_wait(), Ok(Some(_))) {
+        if let Some(child) = self.child.take() {
+            stop_child(child);
+        }
+    }
+}
+
+/// Ends a child engine the clean way (SIGTERM), waiting up to 30 s before
+/// killing it.
+fn stop_child(mut child: Child) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    terminate(&mut child);
+    let deadline = Instant::now() + STOP_LIMIT;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            tracing::info!(%status, "the mail server stopped");
             return;
         }
-        terminate(&mut child);
-        let deadline = Instant::now() + STOP_LIMIT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                tracing::info!(%status, "the mail server stopped");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        tracing::warn!("the mail server did not stop within 30 s; ending it");
-        let _ = child.kill();
-        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(100));
     }
+    tracing::warn!("the mail server did not stop within 30 s; ending it");
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for Engine {
@@ -142,10 +172,25 @@ impl Drop for Engine {
     }
 }
 
+/// A client of the engine serving `data_dir` now, if one answers to this
+/// account's key (read afresh: an engine writes a new key at every start).
+pub fn attach(data_dir: &Path) -> Option<Client> {
+    running(data_dir, None)
+}
+
+fn runtime(data_dir: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(data_dir.join(RUNTIME_FILE)).ok()?).ok()
+}
+
+fn admin_address(data_dir: &Path) -> Option<SocketAddr> {
+    let addr: SocketAddr = runtime(data_dir)?["listeners"]["admin"].as_str()?.parse().ok()?;
+    Some(if addr.ip().is_unspecified() { SocketAddr::new([127, 0, 0, 1].into(), addr.port()) } else { addr })
+}
+
 /// A client of the engine serving `data_dir`, if one answers (and, when
 /// `pid` is given, if it is that process).
 fn running(data_dir: &Path, pid: Option<u32>) -> Option<Client> {
-    let runtime: Value = serde_json::from_str(&std::fs::read_to_string(data_dir.join(RUNTIME_FILE)).ok()?).ok()?;
+    let runtime = runtime(data_dir)?;
     if let Some(pid) = pid
         && runtime["pid"].as_u64() != Some(u64::from(pid))
     {

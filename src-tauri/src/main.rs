@@ -57,6 +57,8 @@ struct Shared {
     tray: Mutex<Option<Tray>>,
     /// A connection attempt is under way (one at a time, so one child at most).
     connecting: AtomicBool,
+    /// Quit was chosen: no new connection or action starts.
+    quitting: AtomicBool,
 }
 
 impl Shared {
@@ -87,14 +89,19 @@ fn main() {
         client: Mutex::new(None),
         tray: Mutex::new(None),
         connecting: AtomicBool::new(false),
+        quitting: AtomicBool::new(false),
     });
     let hidden = args.hidden;
     let setup_shared = shared.clone();
     let app = tauri::Builder::default()
+        // Starting the app again (from the menu, say) shows the window of the
+        // one already running, which also helps where no tray icon shows.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_window(app)))
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             let shared = setup_shared.clone();
             WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
+                .on_navigation(allowed_in_window)
                 .title("Mailroom")
                 .inner_size(1280.0, 840.0)
                 .min_inner_size(900.0, 600.0)
@@ -138,6 +145,34 @@ fn main() {
     });
 }
 
+/// The window shows only the app's start page and the engine's interface on
+/// this computer; anything else (a link in a message, injected content) is
+/// refused, so the page holding the local key cannot be navigated away.
+fn allowed_in_window(url: &tauri::Url) -> bool {
+    let host = url.host_str().unwrap_or("");
+    let ok = match url.scheme() {
+        "tauri" => host == "localhost",
+        "http" | "https" => {
+            host == "tauri.localhost"
+                || host == "localhost"
+                || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    };
+    if !ok {
+        tracing::warn!(%url, "navigation away from Mailroom refused");
+    }
+    ok
+}
+
+fn show_window(app: &AppHandle) {
+    if let Some(w) = main_window(app) {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
 fn main_window(app: &AppHandle) -> Option<WebviewWindow> {
     app.get_webview_window("main")
 }
@@ -162,7 +197,7 @@ fn splash(app: &AppHandle, state: &str, detail: &str) {
 
 /// Finds or starts the engine, then shows its web interface in the window.
 fn connect(app: &AppHandle, shared: &Shared) {
-    if shared.connecting.swap(true, Ordering::SeqCst) {
+    if shared.quitting.load(Ordering::SeqCst) || shared.connecting.swap(true, Ordering::SeqCst) {
         return;
     }
     connect_once(app, shared);
@@ -180,37 +215,54 @@ fn connect_once(app: &AppHandle, shared: &Shared) {
             "",
         )
     };
-    match Engine::connect(&shared.launch, &progress) {
+    match Engine::connect(&shared.launch, &progress, &shared.quitting) {
+        Ok(mut engine) if shared.quitting.load(Ordering::SeqCst) => engine.stop(),
         Ok(engine) => {
-            let client = engine.client.clone();
             tracing::info!(child = engine.is_child(), "connected to the mail server");
-            if let Ok(mut e) = shared.engine.lock() {
-                *e = Some(engine);
-            }
-            if let Ok(mut c) = shared.client.lock() {
-                *c = Some(client.clone());
-            }
-            refresh(shared);
-            match (main_window(app), tauri::Url::parse(&client.ui_url())) {
-                (Some(w), Ok(url)) => {
-                    if let Err(e) = w.navigate(url) {
-                        tracing::warn!(error = %e, "cannot show the web interface");
-                    }
-                }
-                (_, Err(e)) => tracing::warn!(error = %e, "the web interface's address is not valid"),
-                (None, _) => {}
-            }
+            use_engine(app, shared, engine);
         }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "the mail server did not start");
             splash(app, "error", &format!("{e:#}"));
+            // The tray says so and offers Start server to try again.
+            refresh(shared);
         }
     }
 }
 
-/// Asks the engine for its status and shows it in the tray; returns whether
-/// the engine the app started has ended on its own since the last look.
-fn refresh(shared: &Shared) -> bool {
+/// Makes `engine` the one the app shows, and the window show its interface.
+fn use_engine(app: &AppHandle, shared: &Shared, engine: Engine) {
+    let client = engine.client.clone();
+    let old = shared.engine.lock().ok().and_then(|mut e| e.replace(engine));
+    drop(old); // an attached engine: nothing to stop; never held under the lock
+    if let Ok(mut c) = shared.client.lock() {
+        *c = Some(client.clone());
+    }
+    refresh(shared);
+    match (main_window(app), tauri::Url::parse(&client.ui_url())) {
+        (Some(w), Ok(url)) => {
+            if let Err(e) = w.navigate(url) {
+                tracing::warn!(error = %e, "cannot show the web interface");
+            }
+        }
+        (_, Err(e)) => tracing::warn!(error = %e, "the web interface's address is not valid"),
+        (None, _) => {}
+    }
+}
+
+/// What the last look at the engine found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Look {
+    /// It answered.
+    Answered,
+    /// The engine the app started has ended on its own.
+    ChildEnded,
+    /// No engine answers (none known, or an attached one went quiet).
+    Silent,
+}
+
+/// Asks the engine for its status and shows it in the tray.
+fn refresh(shared: &Shared) -> Look {
     let child_ended = shared.engine.lock().map(|mut e| e.as_mut().is_some_and(Engine::child_ended)).unwrap_or(false);
     if child_ended {
         tracing::warn!("the mail server the app started has ended");
@@ -228,7 +280,11 @@ fn refresh(shared: &Shared) -> bool {
     {
         t.show(view);
     }
-    child_ended
+    match (child_ended, status.is_some()) {
+        (true, _) => Look::ChildEnded,
+        (false, true) => Look::Answered,
+        (false, false) => Look::Silent,
+    }
 }
 
 /// Refreshes the tray every 2 seconds once a server was found.
@@ -237,10 +293,24 @@ fn monitor(app: &AppHandle, shared: &Shared) {
         std::thread::sleep(Duration::from_secs(2));
         // Before the first connection the tray keeps saying "starting".
         let connected_once = shared.tray.lock().map(|t| t.as_ref().is_some_and(|t| t.shown().is_some()));
-        if connected_once.unwrap_or(false) && refresh(shared) {
-            start_page(app, "stopped");
-            let (title, body) = shared.lang.server_ended();
-            notify::show(app, title, body);
+        if !connected_once.unwrap_or(false) || shared.quitting.load(Ordering::SeqCst) {
+            continue;
+        }
+        match refresh(shared) {
+            Look::ChildEnded => {
+                start_page(app, "stopped");
+                let (title, body) = shared.lang.server_ended();
+                notify::show(app, title, body);
+            }
+            Look::Silent if !shared.engine.lock().is_ok_and(|e| e.as_ref().is_some_and(Engine::is_child)) => {
+                // An attached server (a service) that restarted writes a new
+                // key: look again, and follow it when it answers.
+                if let Some(client) = engine::attach(&shared.launch.data_dir) {
+                    tracing::info!("the mail server is back; attached again");
+                    use_engine(app, shared, Engine::attached(client));
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -248,20 +318,21 @@ fn monitor(app: &AppHandle, shared: &Shared) {
 /// Carries out a tray menu choice (slow ones on their own thread).
 fn on_choice(app: &AppHandle, shared: &Arc<Shared>, id: &str) {
     match id {
-        tray::OPEN => {
-            if let Some(w) = main_window(app) {
-                let _ = w.show();
-                let _ = w.unminimize();
-                let _ = w.set_focus();
-            }
-        }
+        tray::OPEN => show_window(app),
         tray::QUIT => {
+            if shared.quitting.swap(true, Ordering::SeqCst) {
+                return;
+            }
             if let Some(w) = main_window(app) {
                 let _ = w.hide();
             }
             let app = app.clone();
             let shared = shared.clone();
             std::thread::spawn(move || {
+                // A child still starting sees `quitting` and stops itself.
+                while shared.connecting.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
                 stop_engine(&shared);
                 app.exit(0);
             });
@@ -283,6 +354,9 @@ fn on_choice(app: &AppHandle, shared: &Arc<Shared>, id: &str) {
 
 /// Pause/Resume delivery or Start/Stop the mail services.
 fn act(app: &AppHandle, shared: &Shared, id: &str) -> anyhow::Result<()> {
+    if shared.quitting.load(Ordering::SeqCst) {
+        return Ok(());
+    }
     let Some(client) = shared.client() else {
         // No server answers: Start server finds or starts one again.
         if id == tray::SERVER {

@@ -65,6 +65,15 @@ class Display:
         self.workdir = workdir
         self.procs: list[subprocess.Popen] = []
         self.env = dict(os.environ)
+        self.bus_pid: int | None = None
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> None:
+        workdir = self.workdir
         read_fd, write_fd = os.pipe()
         xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
                                 pass_fds=[write_fd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -146,7 +155,7 @@ class Display:
             return "running"
         if r > 200 and 100 < g < 180 and b < 60:
             return "warning"
-        if abs(r - g) < 20 and abs(g - b) < 20:
+        if abs(r - 134) < 20 and abs(g - 142) < 20 and abs(b - 150) < 20:  # the grey dot, not the tray
             return "stopped"
         return f"unknown rgb({r},{g},{b})"
 
@@ -181,6 +190,20 @@ class Display:
         finally:
             d.close()
 
+    def close_window(self, window_id: int) -> bool:
+        """Asks the window to close and says whether it went away (unmapped)
+        within 10 s. GTK drops a close request that arrives while a popup
+        menu still holds its grab (the tray menu just used), as it would a
+        click on the close button then; so, like a person, ask again once."""
+        for _ in range(2):
+            self.send_close(window_id)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if not self.is_mapped(window_id):
+                    return True
+                time.sleep(0.1)
+        return False
+
     def main_window(self) -> int:
         """The X id of the app's main window (title "Mailroom", a top-level window)."""
         for line in self.run("xwininfo", "-root", "-children").splitlines():
@@ -211,10 +234,28 @@ class Display:
                     p.wait(5)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        if self.bus_pid:
+            try:
+                os.kill(self.bus_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def kill_engines_under(path: Path) -> None:
+    """Stops every mailroomd whose command line names a data directory
+    below `path` (what a failed test may have left running)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            os.kill(self.bus_pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"mailroomd") and any(str(path).encode() in a for a in argv):
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 class WebDriver:

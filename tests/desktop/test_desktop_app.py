@@ -25,7 +25,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
-from desktop import Display, WebDriver, desktop_path, wait_for  # noqa: E402
+from desktop import Display, WebDriver, desktop_path, kill_engines_under, wait_for  # noqa: E402
 from mailroom import pick_offset, require_binary  # noqa: E402
 
 MAIL_LISTENERS = {"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"}
@@ -79,15 +79,17 @@ class App:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("desktop")
-    display = Display(workdir)
-    a = None
+    display = a = None
     try:
+        display = Display(workdir)
         a = App(workdir, display, require_binary())
         yield a
     finally:
         if a:
             a.close()
-        display.close()
+        if display:
+            display.close()
+        kill_engines_under(workdir)
 
 
 def running(status: dict) -> dict:
@@ -153,16 +155,18 @@ def test_low_disk_becomes_a_desktop_notification(app):
 def test_closing_the_window_hides_it_to_the_tray(app):
     wid = app.display.main_window()
     assert app.display.is_mapped(wid)
-    app.display.send_close(wid)
-    try:
-        wait_for("the window to hide", lambda: not app.display.is_mapped(wid), timeout=10)
-    except AssertionError as e:
-        raise AssertionError(f"{e}\nwindows:\n{app.display.run('xwininfo', '-root', '-children')}\n"
-                             f"app log:\n{app.app_log()[-3000:]}") from None
+    assert app.display.close_window(wid), f"the window did not hide; app log:\n{app.app_log()[-3000:]}"
     # Mail goes on: the engine still takes a message.
     with smtplib.SMTP("127.0.0.1", app.offset + 25, timeout=10) as s:
         assert s.ehlo()[0] == 250
         s.sendmail("someone@remote.test", ["alice@example.test"], b"Subject: still here\r\n\r\nHello\r\n")
+    # Starting the app again brings the window of the one running back, and ends.
+    again = app.display.spawn([str(desktop_path()), "--data-dir", str(app.data_dir)], "second-instance.log")
+    wait_for("the second start to end", lambda: again.poll() is not None, timeout=20)
+    assert again.returncode == 0
+    wait_for("the window to come back", lambda: app.display.is_mapped(wid), timeout=10)
+    assert len(running(app.status())) == 7, "still the one engine"
+    assert app.display.close_window(wid), "the window did not hide again"
     app.display.tray_menu(1)  # Open Mailroom
     wait_for("the window to come back", lambda: app.display.is_mapped(wid), timeout=10)
 
@@ -224,11 +228,11 @@ def test_attaches_to_a_running_engine_and_leaves_it_running(tmp_path):
     mailroomd = require_binary()
     data = tmp_path / "data"
     offset = pick_offset()
+    display = desktop = None
     engine = subprocess.Popen([str(mailroomd), "--data-dir", str(data), "serve", "--bind", "127.0.0.1",
                                "--port-offset", str(offset)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    display = Display(tmp_path)
-    desktop = None
     try:
+        display = Display(tmp_path)
         wait_for("the engine", lambda: (data / "runtime.json").exists() and (data / "admin.token").exists(), timeout=30)
         time.sleep(0.5)
         desktop = display.spawn([str(desktop_path()), "--data-dir", str(data), "--engine", "/nonexistent/mailroomd"],
@@ -237,6 +241,14 @@ def test_attaches_to_a_running_engine_and_leaves_it_running(tmp_path):
         wait_for("the app to attach", lambda: "attached to the running mail server" in log.read_text(), timeout=30)
         wait_for("the tray icon", display.tray_icon, timeout=20)
         wait_for("a green tray icon", lambda: display.tray_colour() == "running", timeout=10)
+        # The service restarts (with a new key): the app notices and follows it.
+        engine.terminate()
+        engine.wait(30)
+        wait_for("a grey tray icon", lambda: display.tray_colour() == "stopped", timeout=10)
+        engine = subprocess.Popen([str(mailroomd), "--data-dir", str(data), "serve", "--bind", "127.0.0.1",
+                                   "--port-offset", str(offset)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("the app to attach again", lambda: "attached again" in log.read_text(), timeout=30)
+        wait_for("a green tray icon again", lambda: display.tray_colour() == "running", timeout=10)
         display.tray_menu(4)  # Quit
         wait_for("the app to end", lambda: desktop.poll() is not None, timeout=20)
         assert desktop.returncode == 0
@@ -248,5 +260,9 @@ def test_attaches_to_a_running_engine_and_leaves_it_running(tmp_path):
         if desktop and desktop.poll() is None:
             desktop.kill()
         engine.terminate()
-        engine.wait(30)
-        display.close()
+        try:
+            engine.wait(30)
+        except subprocess.TimeoutExpired:
+            engine.kill()
+        if display:
+            display.close()

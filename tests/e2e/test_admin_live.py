@@ -65,11 +65,12 @@ def refused(host: str, port: int) -> bool:
 class EventStream:
     """The admin API's Server-Sent Events, read in a thread: (event name, data)."""
 
-    def __init__(self, srv):
+    def __init__(self, srv, token: str | None = None):
         req = urllib.request.Request(base(srv) + "/api/v1/events",
-                                     headers={"Authorization": f"Bearer {token_of(srv)}"})
+                                     headers={"Authorization": f"Bearer {token or token_of(srv)}"})
         self.resp = urllib.request.urlopen(req, timeout=60)
         self.items: queue.Queue = queue.Queue()
+        self.ended = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -85,6 +86,7 @@ class EventStream:
                     name = "message"
         except (OSError, ValueError, AttributeError):
             pass
+        self.ended.set()
 
     def wait(self, match, timeout: float = 8.0):
         deadline = time.monotonic() + timeout
@@ -461,9 +463,19 @@ def test_admin_password_through_the_api(fresh_server):
     assert status == 200 and login["token"]
     _, st = call(srv, "GET", "/api/v1/status", token=login["token"])
     assert st["admin_password_set"] is True
-    # A new password ends the sessions made with the old one.
-    status, again = call(srv, "PUT", "/api/v1/admin-password", {"password": "another-one-2"}, token=login["token"])
-    assert status == 200
+    # A new password ends the sessions made with the old one, their open
+    # event streams included; the local key's stream goes on.
+    session_stream = EventStream(srv, login["token"])
+    local_stream = EventStream(srv)
+    try:
+        status, again = call(srv, "PUT", "/api/v1/admin-password", {"password": "another-one-2"}, token=login["token"])
+        assert status == 200
+        assert session_stream.ended.wait(10), "the old session's event stream is still open"
+        local_stream.wait(lambda name, ev: ev["fields"].get("change") == "admin_password")
+        assert not local_stream.ended.is_set()
+    finally:
+        session_stream.close()
+        local_stream.close()
     assert call(srv, "GET", "/api/v1/status", token=login["token"])[0] == 401
     assert call(srv, "GET", "/api/v1/status", token=again["token"])[0] == 200
     assert call(srv, "POST", "/api/v1/login", {"password": "long-enough-1"})[0] == 401

@@ -8,15 +8,23 @@ import '@mantine/notifications/styles.css';
 import '@mantine/charts/styles.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { takeTokenFromUrl } from './api/auth';
+import { takeTokenFromUrl, tokenInUrl } from './api/auth';
 import i18n from './i18n';
 import App from './App';
 
 takeTokenFromUrl();
 // A new link while the page is open (the desktop app does this when the server
-// restarts with a new local key): take its key and start afresh with it.
+// restarts with a new local key): if the server accepts its key, take it and
+// start afresh; a key it refuses changes nothing (no logging out by link).
 window.addEventListener('hashchange', () => {
-  if (takeTokenFromUrl()) window.location.reload();
+  const token = tokenInUrl();
+  if (token === null) return;
+  void fetch('/api/v1/status', { headers: { Authorization: `Bearer ${token}` } })
+    .then((r) => {
+      if (r.status === 200 && takeTokenFromUrl()) window.location.reload();
+      else history.replaceState(null, '', location.pathname + location.search + '#/');
+    })
+    .catch(() => undefined);
 });
 document.documentElement.lang = i18n.language;
 

@@ -65,6 +65,22 @@ describe('Setup wizard', () => {
     localStorage.removeItem('mailroom.wizard');
   });
 
+  it('takes the new session after a password change when the old one ended', async () => {
+    sessionStorage.setItem('mailroom.token', 'OLD-SESSION');
+    localStorage.setItem('mailroom.wizard', JSON.stringify({ step: 2, domain: 'example.com' }));
+    mockApi({
+      ...common,
+      'GET /status': ({ auth }) => (auth === 'Bearer OLD-SESSION' ? { status: 401, body: { error: 'session ended' } } : { body: status() }),
+      'PUT /admin-password': { body: { token: 'NEW-SESSION' } },
+    });
+    renderPage(<Wizard />);
+    fireEvent.change(await screen.findByTestId('wizard-password'), { target: { value: 'a-long-password' } });
+    fireEvent.change(screen.getByTestId('wizard-password-again'), { target: { value: 'a-long-password' } });
+    fireEvent.click(screen.getByTestId('wizard-password-save'));
+    await waitFor(() => expect(sessionStorage.getItem('mailroom.token')).toBe('NEW-SESSION'));
+    localStorage.removeItem('mailroom.wizard');
+  });
+
   it('sends a test message and shows where it went', async () => {
     sessionStorage.setItem('mailroom.token', 'T');
     localStorage.setItem('mailroom.wizard', JSON.stringify({ step: 6, domain: 'example.com' }));

@@ -2,7 +2,7 @@
  * A `#token=...` link stores the token and removes it from the address bar.
  */
 import { describe, expect, it } from 'vitest';
-import { getToken, takeTokenFromUrl } from '../api/auth';
+import { getToken, setToken, takeTokenFromUrl } from '../api/auth';
 
 describe('token from the URL fragment', () => {
   it('is stored and removed from the address', () => {
@@ -17,5 +17,12 @@ describe('token from the URL fragment', () => {
     window.history.replaceState(null, '', '/#/queue');
     expect(takeTokenFromUrl()).toBe(false);
     expect(window.location.hash).toBe('#/queue');
+  });
+
+  it('ignores a damaged link instead of failing', () => {
+    setToken('kept');
+    window.history.replaceState(null, '', '/#token=%E0%A4%A');
+    expect(() => takeTokenFromUrl()).not.toThrow();
+    expect(getToken()).toBe('kept');
   });
 });

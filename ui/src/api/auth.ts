@@ -24,11 +24,22 @@ export function clearToken(): void {
   sessionStorage.removeItem(KEY);
 }
 
+/** The key in a `#token=...` address, if there is a well-formed one. */
+export function tokenInUrl(loc: Location = window.location): string | null {
+  const m = /^#token=([^&]+)/.exec(loc.hash);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null; // a damaged link: ignore it
+  }
+}
+
 /** Reads `#token=...` (also `#/path?token=` style fragments are left alone). */
 export function takeTokenFromUrl(loc: Location = window.location, hist: History = window.history): boolean {
-  const m = /^#token=([^&]+)/.exec(loc.hash);
-  if (!m) return false;
-  setToken(decodeURIComponent(m[1]));
+  const token = tokenInUrl(loc);
+  if (token === null) return false;
+  setToken(token);
   hist.replaceState(null, '', loc.pathname + loc.search + '#/');
   return true;
 }

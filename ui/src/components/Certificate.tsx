@@ -59,7 +59,8 @@ export function CertificatePanel({ hostname, onChanged }: { hostname: string; on
   };
   const regenerate = async () => {
     await run(async () =>
-      changed(await api<CertificateInfo>('POST', '/certificate/self-signed', hostname ? { names: [hostname] } : {}), t('cert.regenerated')),
+      // The server's default names: its host name and localhost.
+      changed(await api<CertificateInfo>('POST', '/certificate/self-signed', {}), t('cert.regenerated')),
     );
     setConfirm(false);
   };

@@ -20,7 +20,7 @@ export interface Reply {
   status?: number;
   body?: unknown;
 }
-export type Handler = (req: { method: string; path: string; body: unknown }) => Reply | undefined;
+export type Handler = (req: { method: string; path: string; body: unknown; auth: string | null }) => Reply | undefined;
 
 /**
  * Stubs global fetch. `routes` maps "METHOD /path" (path without /api/v1 and
@@ -38,7 +38,8 @@ export function mockApi(routes: Record<string, Reply | Handler>) {
     }
     const body = init?.body ? JSON.parse(String(init.body)) : undefined;
     const route = routes[`${method} ${decodeURIComponent(path)}`];
-    const reply = typeof route === 'function' ? route({ method, path, body }) : route;
+    const auth = new Headers(init?.headers).get('Authorization');
+    const reply = typeof route === 'function' ? route({ method, path, body, auth }) : route;
     if (!reply) return new Response(JSON.stringify({ error: 'not found' }), { status: 404 });
     const status = reply.status ?? 200;
     return new Response(status === 204 ? null : JSON.stringify(reply.body ?? {}), {

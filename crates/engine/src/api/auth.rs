@@ -205,19 +205,13 @@ pub async fn guard(State(state): State<ApiState>, req: Request, next: Next) -> R
     if PUBLIC_PATHS.contains(&req.uri().path()) || !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    let Some(token) = bearer else {
+    let Some(token) = bearer(req.headers()) else {
         return ApiError::unauthorized(
             "log in first: send \"Authorization: Bearer <token>\" with the token from POST /api/v1/login or the admin.token file",
         )
         .into_response();
     };
-    if same_secret(token, &state.local_token) || state.sessions.is_valid(token, Instant::now()) {
+    if credential_valid(&state, token) {
         next.run(req).await
     } else {
         ApiError::unauthorized("the token is wrong or has expired; log in again").into_response()
@@ -259,6 +253,20 @@ pub async fn set_password(
     state.sessions.clear();
     tracing::info!(change = "admin_password", "admin password changed through the admin API; sessions ended");
     Ok(Json(LoginResponse { token: state.sessions.create(Instant::now()) }))
+}
+
+/// The bearer token of a request, if it carries one.
+pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
+/// Whether `token` is the local key or a live login session.
+pub(super) fn credential_valid(state: &ApiState, token: &str) -> bool {
+    same_secret(token, &state.local_token) || state.sessions.is_valid(token, Instant::now())
 }
 
 /// Whether an admin password has been set.

@@ -6,7 +6,10 @@
 
 use std::convert::Infallible;
 
+use std::time::Duration;
+
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
@@ -28,11 +31,19 @@ use super::remote::Peer;
 pub async fn events(
     State(state): State<ApiState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = crate::logging::subscribe();
     // Over the remote listener the stream ends when remote administration is switched off.
     let open = peer.remote.then(|| state.remote.watch());
-    let stream = futures::stream::unfold((rx, open), |(mut rx, mut open)| async move {
+    // It also ends when its credential does (a password change ends every
+    // login session): checked before each event and every few seconds.
+    let token = super::auth::bearer(&headers).unwrap_or("").to_string();
+    let still = move || super::auth::credential_valid(&state, &token);
+    let stream = futures::stream::unfold((rx, open, still), |(mut rx, mut open, still)| async move {
+        if !still() {
+            return None;
+        }
         let closed = async {
             match open.as_mut() {
                 Some(w) => {
@@ -41,15 +52,25 @@ pub async fn events(
                 None => std::future::pending::<()>().await,
             }
         };
+        let ended = async {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if !still() {
+                    break;
+                }
+            }
+        };
         tokio::select! {
             r = rx.recv() => match r {
-                Ok(ev) => Some((Ok(Event::default().event(ev.kind).data(ev.json.as_ref())), (rx, open))),
+                Ok(ev) if still() => Some((Ok(Event::default().event(ev.kind).data(ev.json.as_ref())), (rx, open, still))),
+                Ok(_) => None,
                 Err(RecvError::Lagged(missed)) => {
-                    Some((Ok(Event::default().event("lagged").data(missed.to_string())), (rx, open)))
+                    Some((Ok(Event::default().event("lagged").data(missed.to_string())), (rx, open, still)))
                 }
                 Err(RecvError::Closed) => None,
             },
             _ = closed => None,
+            _ = ended => None,
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
