@@ -25,7 +25,7 @@ import { useSearchParams } from 'react-router';
 import { api, seg } from '../api/client';
 import type { AccountInfo } from '../api/types';
 import { Confirm } from '../components/Confirm';
-import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useAction, useErrorText } from '../components/common';
 import { fmtBytes } from '../format';
 import { useLoad } from '../useLoad';
 import { Aliases } from './Aliases';
@@ -36,17 +36,13 @@ const MB = 1024 * 1024;
 /** Form to create a mailbox; used here and in the wizard. */
 export function AddAccountForm({ onAdded, domain }: { onAdded: (a: AccountInfo) => void; domain?: string }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const [address, setAddress] = useState('');
   const [password, setPassword] = useState('');
   const [quota, setQuota] = useState<number | string>(0);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       let addr = address.trim();
       if (domain && !addr.includes('@')) addr = `${addr}@${domain}`;
       const a = await api<AccountInfo>('POST', '/accounts', {
@@ -57,11 +53,7 @@ export function AddAccountForm({ onAdded, domain }: { onAdded: (a: AccountInfo) 
       setAddress('');
       setPassword('');
       onAdded(a);
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={submit} aria-label={t('accounts.addTitle')} data-testid="add-account-form">
@@ -119,28 +111,20 @@ function QuotaBar({ a }: { a: AccountInfo }) {
 
 function EditAccount({ account, onClose, onSaved }: { account: AccountInfo; onClose: () => void; onSaved: () => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const [password, setPassword] = useState('');
   const [quota, setQuota] = useState<number | string>(Math.round(account.quota_bytes / MB));
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const save = async (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     const body: Record<string, unknown> = {};
     if (password) body.password = password;
     const q = Math.round(Number(quota || 0) * MB);
     if (q !== account.quota_bytes) body.quota_bytes = q;
-    try {
+    await run(async () => {
       if (Object.keys(body).length) await api('PATCH', `/accounts/${seg(account.address)}`, body);
       notifications.show({ color: 'green', message: t('common.saved') });
       onSaved();
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Modal opened onClose={onClose} title={t('accounts.editTitle', { address: account.address })} centered>

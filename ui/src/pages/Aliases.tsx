@@ -10,7 +10,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, query, seg } from '../api/client';
 import type { AliasInfo } from '../api/types';
-import { ErrorAlert, RemoveButton, useErrorText } from '../components/common';
+import { ErrorAlert, RemoveButton, useAction, useErrorText } from '../components/common';
 import { useLoad } from '../useLoad';
 
 export function Aliases() {
@@ -19,14 +19,11 @@ export function Aliases() {
   const aliases = useLoad(() => api<AliasInfo[]>('GET', '/aliases'));
   const [address, setAddress] = useState('');
   const [targets, setTargets] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   const add = async (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api('POST', '/aliases', {
         address: address.trim(),
         targets: targets
@@ -37,11 +34,7 @@ export function Aliases() {
       setAddress('');
       setTargets('');
       await aliases.reload();
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const remove = async (alias: string, target?: string) => {

@@ -12,30 +12,22 @@ import { api, seg } from '../api/client';
 import type { DomainInfo } from '../api/types';
 import { Confirm } from '../components/Confirm';
 import { DnsRecords } from '../components/DnsRecords';
-import { ErrorAlert, PageHeader, RemoveButton, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, useAction, useErrorText } from '../components/common';
 import { fmtNumber } from '../format';
 import { useLoad } from '../useLoad';
 
 /** Form to add a domain; used here and in the wizard. */
 export function AddDomainForm({ onAdded }: { onAdded: (d: DomainInfo) => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const [name, setName] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const d = await api<DomainInfo>('POST', '/domains', { name: name.trim() });
       setName('');
       onAdded(d);
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={submit} aria-label={t('domains.addTitle')} data-testid="add-domain-form">
@@ -61,23 +53,15 @@ export function AddDomainForm({ onAdded }: { onAdded: (d: DomainInfo) => void })
 
 function CatchAll({ domain, onSaved }: { domain: DomainInfo; onSaved: () => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const [target, setTarget] = useState(domain.catch_all ?? '');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const save = async (value: string | null) => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api('PUT', `/domains/${seg(domain.name)}/catch-all`, { target: value });
       if (value === null) setTarget('');
       notifications.show({ color: 'green', message: t('common.saved') });
       onSaved();
-    } catch (e) {
-      setError(errText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form

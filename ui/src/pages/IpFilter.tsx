@@ -25,7 +25,7 @@ import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { IpRange, IpRangeInput } from '../api/types';
 import { Confirm } from '../components/Confirm';
-import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useAction, useErrorText } from '../components/common';
 import { useLoad } from '../useLoad';
 
 export const PROTOCOLS = ['smtp', 'submission', 'pop3', 'imap', 'admin'] as const;
@@ -40,7 +40,6 @@ export function RuleForm({
   onSaved: () => void;
 }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const [network, setNetwork] = useState(rule?.network ?? '');
   const [action, setAction] = useState(rule?.action ?? 'allow');
   const initialProtocols = rule && rule.protocols !== 'all' ? rule.protocols.split(',').map((s) => s.trim()) : [];
@@ -49,13 +48,10 @@ export function RuleForm({
   const [relay, setRelay] = useState(rule?.relay ?? false);
   const [priority, setPriority] = useState<number | string>(rule?.priority ?? 100);
   const [note, setNote] = useState(rule?.note ?? '');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   const save = async (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     const body: IpRangeInput = {
       network: network.trim(),
       action,
@@ -64,15 +60,11 @@ export function RuleForm({
       priority: priority === '' ? null : Number(priority),
       note: note.trim(),
     };
-    try {
+    await run(async () => {
       if (rule) await api('PUT', `/ip-ranges/${seg(rule.id)}`, body);
       else await api('POST', '/ip-ranges', body);
       onSaved();
-    } catch (err) {
-      setError(errText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

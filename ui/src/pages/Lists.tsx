@@ -9,24 +9,20 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { ListInfo } from '../api/types';
-import { ErrorAlert, RemoveButton, useErrorText } from '../components/common';
+import { ErrorAlert, RemoveButton, useAction, useErrorText } from '../components/common';
 import { useLoad } from '../useLoad';
 
 function AddMember({ list, onAdded }: { list: string; onAdded: () => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const [member, setMember] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
-    setError(null);
-    try {
+    await run(async () => {
       await api('POST', `/lists/${seg(list)}/members`, { address: member.trim() });
       setMember('');
       onAdded();
-    } catch (err) {
-      setError(errText(err));
-    }
+    });
   };
   return (
     <form onSubmit={submit}>
@@ -53,18 +49,15 @@ export function Lists() {
   const errText = useErrorText();
   const lists = useLoad(() => api<ListInfo[]>('GET', '/lists'));
   const [address, setAddress] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
 
   const create = async (e: React.FormEvent) => {
     e.preventDefault();
-    setError(null);
-    try {
+    await run(async () => {
       await api('POST', '/lists', { address: address.trim() });
       setAddress('');
       await lists.reload();
-    } catch (err) {
-      setError(errText(err));
-    }
+    });
   };
   const act = async (method: string, path: string) => {
     try {

@@ -11,7 +11,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { Setting, Status } from '../api/types';
-import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, useAction } from '../components/common';
 import { useLoad } from '../useLoad';
 import { CertificatePanel } from '../components/Certificate';
 
@@ -48,16 +48,12 @@ const isBool = (s: Setting) => s.default === 'true' || s.default === 'false';
 
 export function SettingRow({ setting, onSaved }: { setting: Setting; onSaved: (s: Setting) => void }) {
   const { t } = useTranslation();
-  const errText = useErrorText();
   const [value, setValue] = useState(setting.value);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const changed = value !== setting.value;
 
   const save = async (v: string) => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const s = await api<Setting>('PUT', `/settings/${seg(setting.key)}`, { value: v });
       setValue(s.value);
       onSaved(s);
@@ -65,11 +61,7 @@ export function SettingRow({ setting, onSaved }: { setting: Setting; onSaved: (s
         color: s.applies === 'restart' ? 'yellow' : 'green',
         message: s.applies === 'restart' ? t('settings.savedRestart') : t('settings.savedNow'),
       });
-    } catch (e) {
-      setError(errText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const label = t(`settingNames.${setting.key}`, { defaultValue: setting.key });
