@@ -2,12 +2,14 @@
  * Small pieces used on every page: the page title with its one-line
  * explanation, the red box that shows what the engine said went wrong, the
  * remove button of a table row, the Cancel/Save pair of a dialog, and
- * `useAction` (busy flag and error sentence around one call to the engine).
+ * `useAction` (busy flag and error sentence around one call to the engine)
+ * and `useErrorToast` (the engine's sentence in a red message in the corner).
  */
 import { Alert, Button, Group, Stack, Text, Title } from '@mantine/core';
 import { IconAlertCircle, IconTrash } from '@tabler/icons-react';
 import { useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
+import { notifications } from '@mantine/notifications';
 import { ApiError } from '../api/client';
 
 export function PageHeader({ title, intro, actions }: { title: string; intro: string; actions?: ReactNode }) {
@@ -54,6 +56,13 @@ export function useAction() {
     }
   };
   return { busy, error, setError, run };
+}
+
+/** Shows what went wrong in a red message in the corner (for actions with no form to hold it). */
+export function useErrorToast() {
+  const { t } = useTranslation();
+  const errText = useErrorText();
+  return (e: unknown) => notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
 }
 
 export function ErrorAlert({ error }: { error: unknown }) {

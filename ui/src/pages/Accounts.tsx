@@ -25,7 +25,7 @@ import { useSearchParams } from 'react-router';
 import { api, seg } from '../api/client';
 import type { AccountInfo } from '../api/types';
 import { Confirm } from '../components/Confirm';
-import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useAction, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useAction, useErrorToast } from '../components/common';
 import { fmtBytes } from '../format';
 import { useLoad } from '../useLoad';
 import { Aliases } from './Aliases';
@@ -152,7 +152,7 @@ function EditAccount({ account, onClose, onSaved }: { account: AccountInfo; onCl
 
 function AccountsTab() {
   const { t } = useTranslation();
-  const errText = useErrorText();
+  const showError = useErrorToast();
   const accounts = useLoad(() => api<AccountInfo[]>('GET', '/accounts'));
   const [editing, setEditing] = useState<AccountInfo | null>(null);
   const [removing, setRemoving] = useState<string | null>(null);
@@ -163,7 +163,7 @@ function AccountsTab() {
       await api('PATCH', `/accounts/${seg(a.address)}`, { enabled });
       await accounts.reload();
     } catch (e) {
-      notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
+      showError(e);
     }
   };
   const remove = async () => {
@@ -174,7 +174,7 @@ function AccountsTab() {
       setRemoving(null);
       await accounts.reload();
     } catch (e) {
-      notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
+      showError(e);
     } finally {
       setBusy(false);
     }

@@ -4,18 +4,17 @@
  * whole alias.
  */
 import { Badge, Button, Card, CloseButton, Group, Stack, Table, Text, TextInput } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
 import { IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, query, seg } from '../api/client';
 import type { AliasInfo } from '../api/types';
-import { ErrorAlert, RemoveButton, useAction, useErrorText } from '../components/common';
+import { ErrorAlert, RemoveButton, useAction, useErrorToast } from '../components/common';
 import { useLoad } from '../useLoad';
 
 export function Aliases() {
   const { t } = useTranslation();
-  const errText = useErrorText();
+  const showError = useErrorToast();
   const aliases = useLoad(() => api<AliasInfo[]>('GET', '/aliases'));
   const [address, setAddress] = useState('');
   const [targets, setTargets] = useState('');
@@ -42,7 +41,7 @@ export function Aliases() {
       await api('DELETE', `/aliases/${seg(alias)}${query({ target })}`);
       await aliases.reload();
     } catch (e) {
-      notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
+      showError(e);
     }
   };
 

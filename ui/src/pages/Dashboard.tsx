@@ -5,14 +5,13 @@
  */
 import { Alert, Badge, Card, Group, SimpleGrid, Stack, Switch, Table, Text, Title } from '@mantine/core';
 import { AreaChart } from '@mantine/charts';
-import { notifications } from '@mantine/notifications';
 import { IconAlertTriangle } from '@tabler/icons-react';
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { api, query, seg } from '../api/client';
 import type { ListenerChange, LogEntry, ServerEvent, StatsAnswer, StatsSummary, Status } from '../api/types';
-import { ErrorAlert, PageHeader, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, useErrorToast } from '../components/common';
 import { useEvents } from '../events';
 import { fmtBytes, fmtDate, fmtHour, fmtNumber, fmtTime } from '../format';
 import { useLoad } from '../useLoad';
@@ -62,7 +61,7 @@ function Counter({ label, value, testid, extra }: { label: string; value: string
 
 export function Dashboard() {
   const { t } = useTranslation();
-  const errText = useErrorText();
+  const showError = useErrorToast();
   const status = useLoad(() => api<Status>('GET', '/status'));
   const summary = useLoad(() => api<StatsSummary>('GET', '/stats/summary'));
   const stats = useLoad(() => {
@@ -105,7 +104,7 @@ export function Dashboard() {
       await api<ListenerChange>('POST', `/listeners/${seg(name)}/${run ? 'start' : 'stop'}`);
       await status.reload();
     } catch (e) {
-      notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
+      showError(e);
     } finally {
       setBusy(null);
     }

@@ -12,7 +12,7 @@ import { api, seg } from '../api/client';
 import type { DomainInfo } from '../api/types';
 import { Confirm } from '../components/Confirm';
 import { DnsRecords } from '../components/DnsRecords';
-import { ErrorAlert, PageHeader, RemoveButton, useAction, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, useAction, useErrorToast } from '../components/common';
 import { fmtNumber } from '../format';
 import { useLoad } from '../useLoad';
 
@@ -96,7 +96,7 @@ function CatchAll({ domain, onSaved }: { domain: DomainInfo; onSaved: () => void
 
 export function Domains() {
   const { t } = useTranslation();
-  const errText = useErrorText();
+  const showError = useErrorToast();
   const domains = useLoad(() => api<DomainInfo[]>('GET', '/domains'));
   const [selected, setSelected] = useState<string | null>(null);
   const [removing, setRemoving] = useState<string | null>(null);
@@ -111,7 +111,7 @@ export function Domains() {
       setRemoving(null);
       await domains.reload();
     } catch (e) {
-      notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
+      showError(e);
     } finally {
       setBusy(false);
     }

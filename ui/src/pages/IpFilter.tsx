@@ -18,14 +18,13 @@ import {
   Text,
   TextInput,
 } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
 import { IconInfoCircle, IconPencil, IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { IpRange, IpRangeInput } from '../api/types';
 import { Confirm } from '../components/Confirm';
-import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useAction, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, SaveCancel, useAction, useErrorToast } from '../components/common';
 import { useLoad } from '../useLoad';
 
 export const PROTOCOLS = ['smtp', 'submission', 'pop3', 'imap', 'admin'] as const;
@@ -140,7 +139,7 @@ export function RuleForm({
 
 export function IpFilter() {
   const { t } = useTranslation();
-  const errText = useErrorText();
+  const showError = useErrorToast();
   const rules = useLoad(() => api<IpRange[]>('GET', '/ip-ranges'));
   const [editing, setEditing] = useState<IpRange | 'new' | null>(null);
   const [removing, setRemoving] = useState<IpRange | null>(null);
@@ -154,7 +153,7 @@ export function IpFilter() {
       setRemoving(null);
       await rules.reload();
     } catch (e) {
-      notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
+      showError(e);
     }
   };
 

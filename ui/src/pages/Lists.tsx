@@ -3,13 +3,12 @@
  * Create and remove lists, add and remove members.
  */
 import { Badge, Button, Card, CloseButton, Group, Stack, Table, Text, TextInput } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
 import { IconPlus } from '@tabler/icons-react';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg } from '../api/client';
 import type { ListInfo } from '../api/types';
-import { ErrorAlert, RemoveButton, useAction, useErrorText } from '../components/common';
+import { ErrorAlert, RemoveButton, useAction, useErrorToast } from '../components/common';
 import { useLoad } from '../useLoad';
 
 function AddMember({ list, onAdded }: { list: string; onAdded: () => void }) {
@@ -46,7 +45,7 @@ function AddMember({ list, onAdded }: { list: string; onAdded: () => void }) {
 
 export function Lists() {
   const { t } = useTranslation();
-  const errText = useErrorText();
+  const showError = useErrorToast();
   const lists = useLoad(() => api<ListInfo[]>('GET', '/lists'));
   const [address, setAddress] = useState('');
   const { error, run } = useAction();
@@ -64,7 +63,7 @@ export function Lists() {
       await api(method, path);
       await lists.reload();
     } catch (e) {
-      notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
+      showError(e);
     }
   };
 

@@ -12,13 +12,13 @@ import { api, seg } from '../api/client';
 import type { QueueChange, QueueListing, QueuedMessage } from '../api/types';
 import { Confirm } from '../components/Confirm';
 import { TraceModal } from '../components/TraceView';
-import { ErrorAlert, PageHeader, RemoveButton, useErrorText } from '../components/common';
+import { ErrorAlert, PageHeader, RemoveButton, useErrorToast } from '../components/common';
 import { fmtDateTime, fmtRelative } from '../format';
 import { useLoad } from '../useLoad';
 
 export function Queue() {
   const { t } = useTranslation();
-  const errText = useErrorText();
+  const showError = useErrorToast();
   const queue = useLoad(() => api<QueueListing>('GET', '/queue'));
   const [removing, setRemoving] = useState<QueuedMessage | null>(null);
   const [trace, setTrace] = useState<string | null>(null);
@@ -31,7 +31,7 @@ export function Queue() {
       if (done) notifications.show({ color: 'green', message: done(r) });
       await queue.reload();
     } catch (e) {
-      notifications.show({ color: 'red', title: t('common.errorTitle'), message: errText(e) });
+      showError(e);
     } finally {
       setBusy(null);
     }
