@@ -20,10 +20,8 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the admin API at `addr` (an unspecified address means
-    /// this machine's loopback).
+    /// A client of the admin API at `addr`.
     pub fn new(addr: SocketAddr, token: &str) -> Self {
-        let addr = if addr.ip().is_unspecified() { SocketAddr::new([127, 0, 0, 1].into(), addr.port()) } else { addr };
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
             .http_status_as_error(false)

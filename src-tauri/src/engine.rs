@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,9 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use mailroom_engine::api::auth::TOKEN_FILE;
-use mailroom_engine::paths::RUNTIME_FILE;
-use serde_json::Value;
+use mailroom_engine::published;
 
 use crate::client::Client;
 
@@ -64,7 +62,7 @@ impl Engine {
             tracing::info!(data_dir = %launch.data_dir.display(), "attached to the running mail server");
             return Ok(Engine { client, child: None });
         }
-        if let Some(addr) = admin_address(&launch.data_dir)
+        if let Ok(addr) = published::running(&launch.data_dir).map(|r| r.admin)
             && TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
         {
             // A server answers there, but not to this account's key: a service
@@ -178,27 +176,16 @@ pub fn attach(data_dir: &Path) -> Option<Client> {
     running(data_dir, None)
 }
 
-fn runtime(data_dir: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(data_dir.join(RUNTIME_FILE)).ok()?).ok()
-}
-
-fn admin_address(data_dir: &Path) -> Option<SocketAddr> {
-    let addr: SocketAddr = runtime(data_dir)?["listeners"]["admin"].as_str()?.parse().ok()?;
-    Some(if addr.ip().is_unspecified() { SocketAddr::new([127, 0, 0, 1].into(), addr.port()) } else { addr })
-}
-
 /// A client of the engine serving `data_dir`, if one answers (and, when
 /// `pid` is given, if it is that process).
 fn running(data_dir: &Path, pid: Option<u32>) -> Option<Client> {
-    let runtime = runtime(data_dir)?;
+    let running = published::running(data_dir).ok()?;
     if let Some(pid) = pid
-        && runtime["pid"].as_u64() != Some(u64::from(pid))
+        && running.pid != Some(u64::from(pid))
     {
         return None;
     }
-    let addr: SocketAddr = runtime["listeners"]["admin"].as_str()?.parse().ok()?;
-    let token = std::fs::read_to_string(data_dir.join(TOKEN_FILE)).ok()?;
-    let client = Client::new(addr, &token);
+    let client = Client::new(running.admin, &published::local_token(data_dir).ok()?);
     client.get("/api/v1/status").ok()?;
     Some(client)
 }

@@ -4,7 +4,9 @@
 //!   strings in the store's settings table); [`live`]: the settings and IP
 //!   rules in effect, refreshed without a restart; [`ip_filter`]: who may
 //!   connect to which protocol and who may relay;
-//! * [`paths`]: where the data directory is;
+//! * [`paths`]: where the data directory is; [`published`]: what a running
+//!   engine leaves there for the CLI and the desktop app (`runtime.json`,
+//!   `admin.token`);
 //! * [`logging`]: tracing to stdout and to rotating JSON log files;
 //! * [`backend`]: the glue that lets the protocol crates use the store
 //!   (recipient lookup, logins with per-IP throttling, delivery, maildrop locks);
@@ -43,6 +45,7 @@ pub mod live;
 pub mod logging;
 pub mod logquery;
 pub mod paths;
+pub mod published;
 pub mod secrets;
 pub mod serve;
 pub mod stats;

@@ -4,7 +4,7 @@
 //! `admin.token` file.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,13 +26,8 @@ pub(super) fn call_with(
     path: &str,
     body: Option<&Value>,
 ) -> anyhow::Result<(u16, Value)> {
-    let runtime = std::fs::read_to_string(data_dir.join(crate::paths::RUNTIME_FILE)).context(
-        "Mailroom is not running with this data directory (no runtime.json); start it with `mailroomd serve`",
-    )?;
-    let runtime: Value = serde_json::from_str(&runtime).context("runtime.json is damaged")?;
-    let addr = admin_address(&runtime).context("runtime.json does not name the admin API's address")?;
-    let token = std::fs::read_to_string(data_dir.join(crate::api::auth::TOKEN_FILE))
-        .context("cannot read admin.token; run this as the account that runs Mailroom")?;
+    let addr = crate::published::running(data_dir)?.admin;
+    let token = crate::published::local_token(data_dir)?;
     let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .with_context(|| format!("cannot reach the admin API at {addr}; is Mailroom running?"))?;
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -41,7 +36,7 @@ pub(super) fn call_with(
     write!(
         tcp,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        token.trim(),
+        token,
         payload.len()
     )?;
     tcp.write_all(payload.as_bytes())?;
@@ -54,19 +49,14 @@ pub(super) fn call_with(
     Ok((code, body))
 }
 
-fn admin_address(runtime: &Value) -> Option<SocketAddr> {
-    runtime["listeners"]["admin"].as_str().and_then(|a| a.parse().ok())
-}
-
 /// Whether a server is running on `data_dir`: its `runtime.json` is there,
 /// and its process is alive (Linux) or its admin API answers (elsewhere).
 pub(super) fn server_running(data_dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(data_dir.join(crate::paths::RUNTIME_FILE)) else { return false };
-    let Ok(runtime) = serde_json::from_str::<Value>(&text) else { return false };
+    let Ok(running) = crate::published::running(data_dir) else { return false };
     if cfg!(target_os = "linux") {
-        return runtime["pid"].as_u64().is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        return running.pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
     }
-    admin_address(&runtime).is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+    TcpStream::connect_timeout(&running.admin, Duration::from_secs(2)).is_ok()
 }
 
 pub(super) fn error_text(body: &Value) -> String {
