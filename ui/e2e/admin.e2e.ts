@@ -22,7 +22,12 @@ let browser: Browser;
 let page: Page;
 
 async function shot(name: string) {
-  await page.waitForLoadState('networkidle').catch(() => undefined);
+  // Not "network idle": the page keeps its event stream open, so that state
+  // comes only if the page happened to be quiet for 500 ms before the stream
+  // opened. Wait for the page's own loading indicators to go instead.
+  await page.waitForLoadState('load');
+  await page.locator('.mantine-Loader-root').first().waitFor({ state: 'hidden', timeout: 10000 }).catch(() => undefined);
+  await page.waitForTimeout(200);
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
