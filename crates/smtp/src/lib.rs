@@ -21,6 +21,7 @@
 
 pub mod command;
 pub mod data;
+pub mod header_from;
 mod received;
 mod reply;
 mod sasl;
