@@ -28,7 +28,9 @@ impl BlobStore {
 
     /// Where the file of message `id` lives.
     pub fn path(&self, id: &str) -> PathBuf {
-        self.root.join(&id[..2]).join(format!("{id}.eml"))
+        // Ids are checked by `valid_id` before use; a short or non-ASCII one
+        // still gets a path (that holds no file) rather than a panic.
+        self.root.join(id.get(..2).unwrap_or("--")).join(format!("{id}.eml"))
     }
 
     /// Writes the concatenation of `parts` as message `id` and makes it durable.
@@ -44,7 +46,7 @@ impl BlobStore {
             }
             f.sync_all()?;
         }
-        let dir = self.root.join(&id[..2]);
+        let dir = self.root.join(id.get(..2).unwrap_or("--"));
         fs::create_dir_all(&dir)?;
         fs::rename(&tmp, self.path(id))?;
         sync_dir(&dir)
@@ -154,6 +156,17 @@ mod tests {
         assert!(ids.iter().all(|id| id.len() == 27 && id.bytes().all(|b| b.is_ascii_hexdigit())));
         let dirs: std::collections::HashSet<&str> = ids.iter().map(|id| &id[..2]).collect();
         assert!(dirs.len() > 50, "only {} directories used", dirs.len());
+    }
+
+    #[test]
+    fn odd_ids_do_not_panic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = BlobStore::open(dir.path()).expect("open");
+        for id in ["", "a", "é", "ü1", "../x"] {
+            let _ = blobs.path(id);
+            assert!(blobs.read(id).is_err());
+            let _ = blobs.remove(id);
+        }
     }
 
     #[test]

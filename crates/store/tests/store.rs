@@ -226,3 +226,46 @@ fn removing_a_queue_row_twice_never_touches_a_newer_message() {
     assert_eq!(left[0].message_id, second);
     assert!(s.read_message(&second).is_ok(), "the newer message's file was released");
 }
+
+#[test]
+fn queue_rows_remember_whether_they_may_be_signed() {
+    let (_d, s) = store();
+    for signable in [true, false] {
+        s.deliver(&Delivery {
+            sender: "alice@example.test",
+            trace: b"",
+            body: b"From: alice@example.test\r\n\r\nbody\r\n",
+            local_accounts: &[],
+            remote: &[format!("far-{signable}@remote.test")],
+            signable,
+        })
+        .expect("deliver");
+    }
+    let rows = s.queue_entries().expect("queue");
+    let flags: Vec<(String, bool)> = rows.iter().map(|r| (r.recipient.clone(), r.signable)).collect();
+    assert_eq!(flags, vec![("far-true@remote.test".to_string(), true), ("far-false@remote.test".to_string(), false)]);
+}
+
+#[test]
+fn released_rows_are_deferred_only_if_still_claimed() {
+    let (_d, s) = store();
+    s.deliver(&Delivery {
+        sender: "alice@example.test",
+        trace: b"",
+        body: b"Subject: x\r\n\r\nbody\r\n",
+        local_accounts: &[],
+        remote: &["a@remote.test".to_string(), "b@remote.test".to_string()],
+        signable: false,
+    })
+    .expect("deliver");
+    let claimed = s.queue_claim_due(i64::MAX, 10).expect("claim");
+    assert_eq!(claimed.len(), 2);
+    s.queue_defer(claimed[1].id, 50, "busy", false).expect("defer");
+    let rows: Vec<(i64, &str, i64)> = claimed.iter().map(|r| (r.id, r.message_id.as_str(), 777)).collect();
+    assert_eq!(s.queue_release(&rows, "internal error").expect("release"), 1);
+    let after = s.queue_entries().expect("queue");
+    assert_eq!((after[0].status.as_str(), after[0].next_attempt_at), ("deferred", 777));
+    assert_eq!(after[0].last_error.as_deref(), Some("internal error"));
+    assert_eq!((after[1].next_attempt_at, after[1].last_error.as_deref()), (50, Some("busy")));
+    assert!(s.queue_claim_due(i64::MAX, 10).expect("claim").len() == 2, "released rows are due again");
+}
