@@ -32,6 +32,8 @@ use crate::stats::{Stats, metric};
 const MESSAGES_PER_CONNECTION: usize = 50;
 /// Most rows claimed per cycle.
 const CLAIM_LIMIT: usize = 1000;
+/// Most bytes of a message read to build a report about it (headers only are quoted).
+const REPORT_READ_LIMIT: usize = 256 * 1024;
 
 /// The outbound delivery service.
 pub struct Deliverer {
@@ -455,7 +457,8 @@ impl Deliverer {
             tracing::info!(message_id = %msg.id, "no report sent: the message had no sender to report to (null sender)");
             return;
         }
-        let original = self.store.read_message(&msg.id).unwrap_or_default();
+        // A report quotes only headers (at most 64 KiB of them): never read a big body for it.
+        let original = self.store.read_message_head(&msg.id, REPORT_READ_LIMIT).unwrap_or_default();
         if !mailroom_outbound::dsn::may_report(&msg.sender, &original) {
             // RFC 3834: no report about an automatic message (an auto-reply, a
             // bounce); its sender is a robot or a forged address (backscatter).

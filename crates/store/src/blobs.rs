@@ -60,6 +60,17 @@ impl BlobStore {
         fs::read(self.path(id))
     }
 
+    /// Reads at most the first `limit` bytes of message `id`.
+    pub fn read_head(&self, id: &str, limit: usize) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        if !Self::valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("bad message id {id:?}")));
+        }
+        let mut out = Vec::with_capacity(limit.min(64 * 1024));
+        File::open(self.path(id))?.take(limit as u64).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
     /// Removes message `id`; a missing file is not an error.
     pub fn remove(&self, id: &str) -> io::Result<()> {
         if !Self::valid_id(id) {
@@ -166,7 +177,18 @@ mod tests {
             let _ = blobs.path(id);
             assert!(blobs.read(id).is_err());
             let _ = blobs.remove(id);
+            assert!(blobs.read_head(id, 10).is_err());
         }
+    }
+
+    #[test]
+    fn head_of_a_message() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = BlobStore::open(dir.path()).expect("open");
+        let id = new_message_id();
+        blobs.write(&id, &[b"Subject: x\r\n\r\n", &[b'y'; 100_000]]).expect("write");
+        assert_eq!(blobs.read_head(&id, 12).expect("head"), b"Subject: x\r\n");
+        assert_eq!(blobs.read_head(&id, 1 << 20).expect("head").len(), 100_014);
     }
 
     #[test]

@@ -160,6 +160,15 @@ impl Store {
         Ok(n)
     }
 
+    /// At most the first `limit` bytes of a queued message: enough for the
+    /// headers a report quotes, without reading a big body into memory.
+    pub fn read_message_head(&self, message_id: &str, limit: usize) -> Result<Vec<u8>> {
+        self.blobs.read_head(message_id, limit).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(format!("message {message_id} is gone")),
+            _ => Error::Io(e),
+        })
+    }
+
     /// Makes one message (or, with `None`, every message) due now. Returns
     /// how many recipients were rescheduled.
     pub fn queue_retry(&self, message_id: Option<&str>) -> Result<usize> {
