@@ -139,7 +139,16 @@ impl Router {
             }
             return Ok(vec![MxHost { name: domain.to_string(), preference: 0, addrs }]);
         };
-        let mut hosts = Vec::with_capacity(order.len());
+        if order.len() > max_hosts {
+            tracing::info!(
+                domain,
+                hosts = order.len(),
+                tried = max_hosts,
+                limit = "outbound_max_mx_hosts",
+                "only the first mail hosts are tried"
+            );
+        }
+        let mut hosts = Vec::with_capacity(order.len().min(max_hosts));
         let mut last_problem = None;
         for (preference, host) in order.into_iter().take(max_hosts.max(1)) {
             let addrs = match fqdn(&host) {

@@ -7,9 +7,6 @@
 //! with folding, comments, quoted display names, groups and several `From:`
 //! fields (each of which counts: a second `From:` is a classic forgery).
 
-/// Most `From:` bytes looked at (after unfolding); the rest is ignored.
-const MAX_FIELD: usize = 16 * 1024;
-
 /// The author addresses of `message`, in order, lower-cased domain and all
 /// as written otherwise (`local@domain`; comments and quotes around the
 /// display name removed). Empty when there is no `From:` field or it names
@@ -49,9 +46,8 @@ fn from_fields(message: &[u8]) -> Vec<Vec<u8>> {
     for line in header_section(message).split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
-            if let Some(v) = current.as_mut()
-                && v.len() < MAX_FIELD
-            {
+            // No cut-off: an address hidden after a long first one must be seen too.
+            if let Some(v) = current.as_mut() {
                 v.extend_from_slice(line);
             }
             continue;
@@ -62,8 +58,7 @@ fn from_fields(message: &[u8]) -> Vec<Vec<u8>> {
         let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
         let (name, rest) = line.split_at(colon);
         if name.trim_ascii().eq_ignore_ascii_case(b"from") {
-            let value = rest.get(1..).unwrap_or_default();
-            current = Some(value.get(..MAX_FIELD).unwrap_or(value).to_vec());
+            current = Some(rest.get(1..).unwrap_or_default().to_vec());
         }
     }
     if let Some(v) = current {
@@ -197,6 +192,35 @@ mod tests {
         );
         assert_eq!(from_addresses(b"From: Team: a@x.test, b@y.test;\r\n\r\n"), vec!["a@x.test", "b@y.test"]);
         assert_eq!(from_addresses(b"From: <@relay.test:a@x.test>\r\n\r\n"), vec!["a@x.test"]);
+    }
+
+    #[test]
+    fn an_address_after_a_long_one_is_seen() {
+        let mut m = b"From: a@x.test (".to_vec();
+        for _ in 0..2000 {
+            m.extend_from_slice(b"\r\n padding padding padding padding");
+        }
+        m.extend_from_slice(b"), b@y.test\r\n\r\n");
+        assert_eq!(from_addresses(&m), vec!["a@x.test", "b@y.test"]);
+    }
+
+    #[test]
+    fn no_panic_on_any_short_input() {
+        let alphabet = b"Fm:<>\"()\\,;@ \r\n\xc3\xbc\xff";
+        let n = alphabet.len();
+        for len in 0..=4u32 {
+            for mut k in 0..n.pow(len) {
+                let mut m = b"From:".to_vec();
+                for _ in 0..len {
+                    m.push(alphabet[k % n]);
+                    k /= n;
+                }
+                m.extend_from_slice(b"\r\n\r\n");
+                let _ = from_addresses(&m);
+                let _ = from_domain(&m);
+                let _ = from_addresses(&m[5..]);
+            }
+        }
     }
 
     #[test]
