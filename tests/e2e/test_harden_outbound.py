@@ -17,6 +17,7 @@ with `outbound_allowed_internal_networks`.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -281,3 +282,29 @@ def test_bounce_of_a_big_message_is_small(server, test_dns, smtp_peers):
     dsn = wait_dsn(server, ALICE, t, timeout=40)
     assert len(dsn.raw) < 100 * 1024, f"the bounce of a 5 MB message is {len(dsn.raw)} bytes"
     assert t in dsn.returned_headers, "the bounce does not show the original headers"
+
+
+def test_only_the_first_mx_hosts_are_tried(server, test_dns, smtp_peers, loopback):
+    t = tok()
+    domain = f"manymx-{t}.test"
+    dead1, dead2 = loopback.take(), loopback.take()  # nothing listens there
+    peer = smtp_peers()
+    test_dns.mail_domain(domain, [(10, dead1), (20, dead2), (30, peer.ip)])
+    server.cli("settings", "set", "outbound_max_mx_hosts", "2")
+    time.sleep(3)  # the running server picks settings changed by the CLI up within 2 s
+    try:
+        qid = inject(server, ALICE, [f"user@{domain}"], make_message(ALICE, f"user@{domain}", f"mx {t}", "x"))
+        entry = wait_for(lambda: (e := queue_entry(server, qid)) and e.get("last_error") and e,
+                         20, what="a first attempt")
+        assert dead1 in entry["last_error"] or dead2 in entry["last_error"], entry
+        assert not peer.messages, "the third mail host was tried although only two may be"
+    finally:
+        server.cli("settings", "set", "outbound_max_mx_hosts", "5")
+    assert peer.wait_messages(token=t, timeout=20), f"not delivered once 5 hosts may be tried: {queue_entry(server, qid)}"
+
+
+def test_limits_are_listed_with_plain_descriptions(server):
+    listing = server.cli("settings", "list").stdout
+    for key in ("outbound_allowed_internal_networks", "outbound_max_mx_hosts", "outbound_max_addresses_per_host"):
+        line = next((ln for ln in listing.splitlines() if ln.startswith(key)), "")
+        assert len(line.split()) > 4, f"{key} missing or without a description: {line!r}"
