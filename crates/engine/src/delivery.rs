@@ -22,7 +22,7 @@ use mailroom_transport::Shutdown;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::{JoinSet, block_in_place};
 
-use crate::claim_guard::ClaimGuard;
+use crate::claim_guard::{ClaimGuard, INTERNAL_ERROR};
 use crate::config;
 use crate::live::Live;
 use crate::secrets::SecretBox;
@@ -153,8 +153,20 @@ impl Deliverer {
         let now = chrono::Utc::now().timestamp();
         let entries = block_in_place(|| self.store.queue_claim_due(now, CLAIM_LIMIT))?;
         let more = entries.len() == CLAIM_LIMIT;
+        let lifetime = self.live.config().max_queue_lifetime.as_secs() as i64;
+        let (stuck, entries) = split_stuck(entries, now, lifetime);
+        if !stuck.is_empty() {
+            // In a task of its own, guarded like a delivery: the scheduler itself never runs report code.
+            let this = self.clone();
+            let guard =
+                ClaimGuard::new(self.store.clone(), &stuck, |e| now + self.retry_after(e.attempts).as_secs() as i64);
+            tasks.spawn(async move {
+                let _guard = guard;
+                block_in_place(|| this.give_up_stuck(stuck));
+            });
+        }
         if entries.is_empty() {
-            return Ok(false);
+            return Ok(more);
         }
         let relays = block_in_place(|| self.store.relays())?;
         let policies: HashMap<String, String> = block_in_place(|| self.store.tls_policies())?.into_iter().collect();
@@ -288,6 +300,31 @@ impl Deliverer {
         }
         while let Some(done) = connections.join_next().await {
             log_task_end(done);
+        }
+    }
+
+    /// Bounces rows whose deliveries kept ending in an internal error until
+    /// their time in the queue ran out, instead of trying them for ever.
+    fn give_up_stuck(&self, stuck: Vec<QueueEntry>) {
+        let mut by_message: BTreeMap<String, Vec<QueueEntry>> = BTreeMap::new();
+        for e in stuck {
+            by_message.entry(e.message_id.clone()).or_default().push(e);
+        }
+        for (id, rows) in by_message {
+            tracing::warn!(message_id = %id, recipients = rows.len(), limit = "max_queue_lifetime", "giving up on a message whose delivery kept failing");
+            let msg = OutboundMessage {
+                id: id.clone(),
+                sender: rows.first().map(|r| r.sender.clone()).unwrap_or_default(),
+                recipients: rows.iter().map(|r| r.recipient.clone()).collect(),
+                body: Arc::new(Vec::new()),
+            };
+            let outcomes: Vec<RcptOutcome> =
+                rows.iter().map(|_| RcptOutcome::Deferred { host: None, reason: INTERNAL_ERROR.to_string() }).collect();
+            let done: Vec<(i64, &str)> =
+                self.record(&msg, &rows, &outcomes).into_iter().map(|r| (r, id.as_str())).collect();
+            if let Err(e) = self.store.queue_remove(&done) {
+                tracing::error!(error = %e, "could not update the queue");
+            }
         }
     }
 
@@ -555,6 +592,12 @@ fn target_policy(config: &config::Config) -> mailroom_outbound::target_policy::T
     }
 }
 
+/// Splits claimed rows into those whose last attempts ended in an internal
+/// error and whose time in the queue is up (to be bounced), and the rest.
+fn split_stuck(entries: Vec<QueueEntry>, now: i64, lifetime: i64) -> (Vec<QueueEntry>, Vec<QueueEntry>) {
+    entries.into_iter().partition(|e| e.last_error.as_deref() == Some(INTERNAL_ERROR) && now - e.arrived_at >= lifetime)
+}
+
 /// Logs how a delivery task ended when it did not end normally.
 fn log_task_end(done: Result<(), tokio::task::JoinError>) {
     if let Err(e) = done {
@@ -590,6 +633,32 @@ mod tests {
         // A five-byte prefix that ends inside "ü" used to panic the delivery task.
         assert_eq!(from_domain("Grüße: x\r\nFrom: a@example.test\r\n\r\n".as_bytes()), Some("example.test".into()));
         assert_eq!(from_domain("Grü\r\n\r\n".as_bytes()), None);
+    }
+
+    #[test]
+    fn rows_stuck_on_internal_errors_are_given_up_when_their_time_is_up() {
+        let row = |id: i64, arrived_at: i64, last_error: Option<&str>| QueueEntry {
+            id,
+            message_id: "m".into(),
+            sender: "a@example.test".into(),
+            recipient: format!("r{id}@remote.test"),
+            status: "sending".into(),
+            attempts: 3,
+            next_attempt_at: 0,
+            last_error: last_error.map(Into::into),
+            arrived_at,
+            warned: false,
+            signable: false,
+        };
+        let rows = vec![
+            row(1, 0, Some(INTERNAL_ERROR)),
+            row(2, 950, Some(INTERNAL_ERROR)),
+            row(3, 0, Some("451 4.2.0 busy")),
+            row(4, 0, None),
+        ];
+        let (stuck, rest) = split_stuck(rows, 1000, 100);
+        assert_eq!(stuck.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2, 3, 4]);
     }
 
     #[test]
