@@ -154,6 +154,8 @@ def outbound_settings(dns, loopback, **extra) -> dict:
         "remote_smtp_port": loopback.port,
         "retry_schedule": "1s",
         "queue_poll_secs": 1,
+        # The peers listen on 127.0.0.x: let MX records point there.
+        "outbound_allowed_internal_networks": "127.0.0.0/8",
     }
     settings.update(extra)
     return settings

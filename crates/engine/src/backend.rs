@@ -207,7 +207,14 @@ impl mailroom_smtp::Backend for MailBackend {
                 remote.push(addr.clone());
             }
         }
-        let delivery = Delivery { sender: &env.sender, trace, body, local_accounts: &accounts, remote: &remote };
+        let delivery = Delivery {
+            sender: &env.sender,
+            trace,
+            body,
+            local_accounts: &accounts,
+            remote: &remote,
+            signable: may_be_signed(env),
+        };
         match self.store.deliver(&delivery) {
             Ok(receipt) => {
                 tracing::info!(
@@ -249,6 +256,15 @@ impl mailroom_smtp::Backend for MailBackend {
     fn rejected(&self, reason: Rejection) {
         self.stats.rejected(reason.as_str());
     }
+}
+
+/// Whether a message's queued copy may carry our DKIM signature: only when
+/// its `From:` was checked against the login (the SMTP session refuses a
+/// logged-in user's message whose `From:` is not theirs), or it came from a
+/// trusted network the admin vouches for. Outside mail that an alias or list
+/// forwards out is never signed with our key.
+fn may_be_signed(env: &Envelope<Target>) -> bool {
+    env.authenticated.is_some() || env.trusted
 }
 
 impl mailroom_pop3::Backend for MailBackend {

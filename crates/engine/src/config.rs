@@ -256,6 +256,26 @@ pub const SETTINGS: &[SettingDef] = &[
         default: "10",
         kind: Kind::Number { min: 1, max: 10_000 },
     },
+    // --- outbound delivery limits
+    SettingDef {
+        key: "outbound_allowed_internal_networks",
+        help: "Internal networks (loopback, private, link-local) that mail may still be delivered to when an MX \
+               points there (comma-separated; empty: never deliver to internal addresses)",
+        default: "",
+        kind: Kind::Networks,
+    },
+    SettingDef {
+        key: "outbound_max_mx_hosts",
+        help: "Most mail hosts (MX records) looked up and tried per delivery",
+        default: "5",
+        kind: Kind::Number { min: 1, max: 100 },
+    },
+    SettingDef {
+        key: "outbound_max_addresses_per_host",
+        help: "Most addresses (IPv6 and IPv4) tried per mail host",
+        default: "2",
+        kind: Kind::Number { min: 1, max: 20 },
+    },
 ];
 
 /// Finds a setting by key.
@@ -468,6 +488,12 @@ pub struct Config {
     pub disk_low_warning: u64,
     /// How long before certificate expiry to warn.
     pub cert_expiry_warning: Duration,
+    /// Internal networks an MX may point at.
+    pub outbound_allowed_internal_networks: NetSet,
+    /// MX hosts tried per delivery.
+    pub outbound_max_mx_hosts: usize,
+    /// Addresses tried per MX host.
+    pub outbound_max_addresses_per_host: usize,
 }
 
 impl Config {
@@ -526,6 +552,10 @@ impl Config {
             admin_remote_access: get("admin_remote_access")? == "true",
             disk_low_warning: num("disk_low_warning_mb")?.saturating_mul(1 << 20),
             cert_expiry_warning: Duration::from_secs(num("cert_expiry_warning_days")?.saturating_mul(86_400)),
+            outbound_allowed_internal_networks: NetSet::parse(&get("outbound_allowed_internal_networks")?)
+                .unwrap_or_default(),
+            outbound_max_mx_hosts: num("outbound_max_mx_hosts")? as usize,
+            outbound_max_addresses_per_host: num("outbound_max_addresses_per_host")? as usize,
         })
     }
 }

@@ -22,6 +22,7 @@ use mailroom_transport::Shutdown;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::{JoinSet, block_in_place};
 
+use crate::claim_guard::{ClaimGuard, INTERNAL_ERROR};
 use crate::config;
 use crate::live::Live;
 use crate::secrets::SecretBox;
@@ -31,6 +32,8 @@ use crate::stats::{Stats, metric};
 const MESSAGES_PER_CONNECTION: usize = 50;
 /// Most rows claimed per cycle.
 const CLAIM_LIMIT: usize = 1000;
+/// Most bytes of a message read to build a report about it (headers only are quoted).
+const REPORT_READ_LIMIT: usize = 256 * 1024;
 
 /// The outbound delivery service.
 pub struct Deliverer {
@@ -84,6 +87,7 @@ impl Deliverer {
             connect_timeout: std::time::Duration::from_secs(30),
             command_timeout: std::time::Duration::from_secs(300),
             data_timeout: std::time::Duration::from_secs(600),
+            targets: target_policy(&config),
         };
         let router = Router::new(&outbound).map_err(|e| anyhow::anyhow!("DNS resolver: {e}"))?;
         Ok(Self {
@@ -116,7 +120,9 @@ impl Deliverer {
                 _ = self.notify.notified() => {}
                 _ = tokio::time::sleep(self.live.config().queue_poll) => {}
             }
-            while tasks.try_join_next().is_some() {}
+            while let Some(done) = tasks.try_join_next() {
+                log_task_end(done);
+            }
             if last_sweep.elapsed() >= std::time::Duration::from_secs(3600) {
                 last_sweep = tokio::time::Instant::now();
                 if let Err(e) = block_in_place(|| self.store.sweep_orphans(crate::serve::ORPHAN_MIN_AGE)) {
@@ -132,7 +138,9 @@ impl Deliverer {
         if !tasks.is_empty() {
             tracing::info!(deliveries = tasks.len(), "waiting for deliveries in progress");
         }
-        while tasks.join_next().await.is_some() {}
+        while let Some(done) = tasks.join_next().await {
+            log_task_end(done);
+        }
     }
 
     /// One scan: claims due rows and starts their deliveries. Returns whether
@@ -145,8 +153,20 @@ impl Deliverer {
         let now = chrono::Utc::now().timestamp();
         let entries = block_in_place(|| self.store.queue_claim_due(now, CLAIM_LIMIT))?;
         let more = entries.len() == CLAIM_LIMIT;
+        let lifetime = self.live.config().max_queue_lifetime.as_secs() as i64;
+        let (stuck, entries) = split_stuck(entries, now, lifetime);
+        if !stuck.is_empty() {
+            // In a task of its own, guarded like a delivery: the scheduler itself never runs report code.
+            let this = self.clone();
+            let guard =
+                ClaimGuard::new(self.store.clone(), &stuck, |e| now + self.retry_after(e.attempts).as_secs() as i64);
+            tasks.spawn(async move {
+                let _guard = guard;
+                block_in_place(|| this.give_up_stuck(stuck));
+            });
+        }
         if entries.is_empty() {
-            return Ok(false);
+            return Ok(more);
         }
         let relays = block_in_place(|| self.store.relays())?;
         let policies: HashMap<String, String> = block_in_place(|| self.store.tls_policies())?.into_iter().collect();
@@ -187,7 +207,15 @@ impl Deliverer {
         }
         for (_, batch) in groups {
             let this = self.clone();
-            tasks.spawn(async move { this.deliver_batch(batch).await });
+            // Whatever becomes of the task, its rows do not stay claimed.
+            let now = chrono::Utc::now().timestamp();
+            let guard = ClaimGuard::new(self.store.clone(), &batch.entries, |e| {
+                now + self.retry_after(e.attempts).as_secs() as i64
+            });
+            tasks.spawn(async move {
+                let _guard = guard;
+                this.deliver_batch(batch).await
+            });
         }
         Ok(more)
     }
@@ -223,11 +251,15 @@ impl Deliverer {
             }
         }
         let limit = self.destination_limit(&batch.key);
+        // Target limits are read per batch, so a changed setting applies to the next delivery.
+        let outbound =
+            Arc::new(OutboundConfig { targets: target_policy(&self.live.config()), ..self.outbound.clone() });
         let mut connections = JoinSet::new();
         for chunk in chunks {
             let this = self.clone();
             let limit = limit.clone();
             let destination = batch.destination.clone();
+            let outbound = outbound.clone();
             connections.spawn(async move {
                 let (Ok(_one), Ok(_all)) = (limit.acquire_owned().await, this.total.clone().acquire_owned().await)
                 else {
@@ -253,7 +285,7 @@ impl Deliverer {
                         tracing::error!(error = %e, "could not record a delivery");
                     }
                 };
-                let outcomes = deliver_with(&this.router, &this.outbound, &destination, &messages, &on_delivered).await;
+                let outcomes = deliver_with(&this.router, &outbound, &destination, &messages, &on_delivered).await;
                 block_in_place(|| {
                     // Finished rows of the whole connection go in one transaction.
                     let mut finished: Vec<(i64, &str)> = Vec::new();
@@ -266,7 +298,34 @@ impl Deliverer {
                 });
             });
         }
-        while connections.join_next().await.is_some() {}
+        while let Some(done) = connections.join_next().await {
+            log_task_end(done);
+        }
+    }
+
+    /// Bounces rows whose deliveries kept ending in an internal error until
+    /// their time in the queue ran out, instead of trying them for ever.
+    fn give_up_stuck(&self, stuck: Vec<QueueEntry>) {
+        let mut by_message: BTreeMap<String, Vec<QueueEntry>> = BTreeMap::new();
+        for e in stuck {
+            by_message.entry(e.message_id.clone()).or_default().push(e);
+        }
+        for (id, rows) in by_message {
+            tracing::warn!(message_id = %id, recipients = rows.len(), limit = "max_queue_lifetime", "giving up on a message whose delivery kept failing");
+            let msg = OutboundMessage {
+                id: id.clone(),
+                sender: rows.first().map(|r| r.sender.clone()).unwrap_or_default(),
+                recipients: rows.iter().map(|r| r.recipient.clone()).collect(),
+                body: Arc::new(Vec::new()),
+            };
+            let outcomes: Vec<RcptOutcome> =
+                rows.iter().map(|_| RcptOutcome::Deferred { host: None, reason: INTERNAL_ERROR.to_string() }).collect();
+            let done: Vec<(i64, &str)> =
+                self.record(&msg, &rows, &outcomes).into_iter().map(|r| (r, id.as_str())).collect();
+            if let Err(e) = self.store.queue_remove(&done) {
+                tracing::error!(error = %e, "could not update the queue");
+            }
+        }
     }
 
     /// Prepares every message of a connection; a message that cannot be read
@@ -288,10 +347,12 @@ impl Deliverer {
         prepared
     }
 
-    /// Reads a queued message and signs it if its From: domain is ours.
+    /// Reads a queued message and signs it if it may be signed (its From:
+    /// was checked when it was queued) and its From: domain is ours.
     fn prepare(&self, id: &str, rows: &[QueueEntry]) -> anyhow::Result<OutboundMessage> {
         let bytes = self.store.read_message(id)?;
-        let domain = from_domain(&bytes);
+        let signable = !rows.is_empty() && rows.iter().all(|r| r.signable);
+        let domain = if signable { from_domain(&bytes) } else { None };
         let signer = match &domain {
             Some(domain) => self.signer(domain)?,
             None => None,
@@ -433,7 +494,14 @@ impl Deliverer {
             tracing::info!(message_id = %msg.id, "no report sent: the message had no sender to report to (null sender)");
             return;
         }
-        let original = self.store.read_message(&msg.id).unwrap_or_default();
+        // A report quotes only headers (at most 64 KiB of them): never read a big body for it.
+        let original = self.store.read_message_head(&msg.id, REPORT_READ_LIMIT).unwrap_or_default();
+        if !mailroom_outbound::dsn::may_report(&msg.sender, &original) {
+            // RFC 3834: no report about an automatic message (an auto-reply, a
+            // bounce); its sender is a robot or a forged address (backscatter).
+            tracing::info!(message_id = %msg.id, sender = %msg.sender, kind = ?kind, reason = "auto_generated", "no report sent: the message was generated automatically");
+            return;
+        }
         let arrival = rows
             .first()
             .and_then(|r| chrono::DateTime::from_timestamp(r.arrived_at, 0))
@@ -480,7 +548,9 @@ impl Deliverer {
                 return;
             }
         };
-        let delivery = Delivery { sender: "", trace: b"", body: &dsn, local_accounts: &accounts, remote: &remote };
+        // Our own report, from postmaster of our domain: signed like our users' mail.
+        let delivery =
+            Delivery { sender: "", trace: b"", body: &dsn, local_accounts: &accounts, remote: &remote, signable: true };
         match self.store.deliver(&delivery) {
             Ok(receipt) => {
                 tracing::info!(message_id = %msg.id, report = receipt.display_id(), to = %msg.sender, kind = ?kind, "delivery report sent");
@@ -513,29 +583,31 @@ fn human_age(secs: i64) -> String {
     }
 }
 
+/// Which MX addresses may be delivered to, from the settings.
+fn target_policy(config: &config::Config) -> mailroom_outbound::target_policy::TargetPolicy {
+    mailroom_outbound::target_policy::TargetPolicy {
+        allowed_internal: config.outbound_allowed_internal_networks.clone(),
+        max_hosts: config.outbound_max_mx_hosts,
+        max_addrs_per_host: config.outbound_max_addresses_per_host,
+    }
+}
+
+/// Splits claimed rows into those whose last attempts ended in an internal
+/// error and whose time in the queue is up (to be bounced), and the rest.
+fn split_stuck(entries: Vec<QueueEntry>, now: i64, lifetime: i64) -> (Vec<QueueEntry>, Vec<QueueEntry>) {
+    entries.into_iter().partition(|e| e.last_error.as_deref() == Some(INTERNAL_ERROR) && now - e.arrived_at >= lifetime)
+}
+
+/// Logs how a delivery task ended when it did not end normally.
+fn log_task_end(done: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = done {
+        tracing::error!(panic = e.is_panic(), error = %e, "delivery task failed");
+    }
+}
+
 /// The domain of the first address in the From: header, lower-case.
 pub fn from_domain(message: &[u8]) -> Option<String> {
-    let header_end = message.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(message.len());
-    let head = String::from_utf8_lossy(&message[..header_end]);
-    let mut value: Option<String> = None;
-    for line in head.split("\r\n") {
-        match (&mut value, line.starts_with([' ', '\t'])) {
-            (Some(v), true) => v.push_str(line),
-            (Some(_), false) => break,
-            (None, _) => {
-                if line.len() > 5 && line[..5].eq_ignore_ascii_case("from:") {
-                    value = Some(line[5..].to_string());
-                }
-            }
-        }
-    }
-    let v = value?;
-    let addr = match (v.find('<'), v.find('>')) {
-        (Some(a), Some(b)) if a < b => &v[a + 1..b],
-        _ => v.split(',').next().unwrap_or("").trim(),
-    };
-    let domain = addr.rsplit_once('@')?.1.trim().trim_end_matches(['>', ' ']);
-    if domain.is_empty() { None } else { Some(domain.to_lowercase()) }
+    mailroom_smtp::header_from::from_domain(message)
 }
 
 #[cfg(test)]
@@ -554,6 +626,39 @@ mod tests {
             Some("folded.test".into())
         );
         assert_eq!(from_domain(b"Subject: none\r\n\r\nFrom: body@not.header\r\n"), None);
+    }
+
+    #[test]
+    fn from_domain_after_non_ascii_header() {
+        // A five-byte prefix that ends inside "ü" used to panic the delivery task.
+        assert_eq!(from_domain("Grüße: x\r\nFrom: a@example.test\r\n\r\n".as_bytes()), Some("example.test".into()));
+        assert_eq!(from_domain("Grü\r\n\r\n".as_bytes()), None);
+    }
+
+    #[test]
+    fn rows_stuck_on_internal_errors_are_given_up_when_their_time_is_up() {
+        let row = |id: i64, arrived_at: i64, last_error: Option<&str>| QueueEntry {
+            id,
+            message_id: "m".into(),
+            sender: "a@example.test".into(),
+            recipient: format!("r{id}@remote.test"),
+            status: "sending".into(),
+            attempts: 3,
+            next_attempt_at: 0,
+            last_error: last_error.map(Into::into),
+            arrived_at,
+            warned: false,
+            signable: false,
+        };
+        let rows = vec![
+            row(1, 0, Some(INTERNAL_ERROR)),
+            row(2, 950, Some(INTERNAL_ERROR)),
+            row(3, 0, Some("451 4.2.0 busy")),
+            row(4, 0, None),
+        ];
+        let (stuck, rest) = split_stuck(rows, 1000, 100);
+        assert_eq!(stuck.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2, 3, 4]);
     }
 
     #[test]

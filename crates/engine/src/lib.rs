@@ -32,6 +32,7 @@
 pub mod api;
 pub mod backend;
 pub mod certificate;
+mod claim_guard;
 pub mod cli;
 pub mod config;
 pub mod delivery;

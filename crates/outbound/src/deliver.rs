@@ -76,13 +76,13 @@ async fn plan(router: &Router, cfg: &OutboundConfig, dest: &Destination) -> Resu
     let label = destination_name(dest);
     match dest {
         Destination::Mx { domain, tls } => {
-            let hosts = router.hosts(domain).await.map_err(|e| route_outcome(&e))?;
-            let targets = hosts
+            let hosts = router.hosts_at_most(domain, cfg.targets.max_hosts).await.map_err(|e| route_outcome(&e))?;
+            // Internal addresses are dropped here; when nothing is left the
+            // DNS of the domain must change (or the admin allow the network).
+            let allowed =
+                cfg.targets.apply(domain, hosts).map_err(|reason| RcptOutcome::Deferred { host: None, reason })?;
+            let targets = allowed
                 .into_iter()
-                .flat_map(|h| {
-                    let name = h.name;
-                    h.addrs.into_iter().map(move |ip| (name.clone(), ip))
-                })
                 .map(|(host, ip)| Target {
                     host,
                     addr: SocketAddr::new(ip, cfg.remote_port),

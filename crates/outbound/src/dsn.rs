@@ -143,6 +143,14 @@ pub fn build(input: &DsnInput<'_>) -> Vec<u8> {
     bytes
 }
 
+/// Whether a bounce or delay warning about `message` may be sent to its envelope `sender`: never to
+/// the null sender (RFC 5321 section 4.5.5), never about mail that [`is_auto_generated`] (RFC 3834: an
+/// auto-reply's or a report's sender is a robot, or a forged address that would receive backscatter).
+/// A mailing-list message is not automatic: its failed deliveries go back to the list's envelope sender.
+pub fn may_report(sender: &str, message: &[u8]) -> bool {
+    !sender.is_empty() && !is_auto_generated(message)
+}
+
 /// True if `message`'s headers mark it as a bounce or an automatic reply, so that it must not itself
 /// cause a bounce or a delay warning.
 ///
@@ -540,6 +548,46 @@ mod tests {
         assert!(!is_auto_generated(msg));
         assert!(!is_auto_generated(b""));
         assert!(!is_auto_generated(b"garbage without headers"));
+    }
+
+    #[test]
+    fn no_report_to_the_null_sender_or_about_automatic_mail() {
+        assert!(may_report("alice@example.test", b"Subject: hi\r\n\r\nbody\r\n"));
+        assert!(!may_report("", b"Subject: hi\r\n\r\nbody\r\n"));
+        assert!(!may_report("alice@example.test", b"Auto-Submitted: auto-replied\r\nSubject: away\r\n\r\nx\r\n"));
+        assert!(!may_report("robot@example.test", b"Auto-Submitted: auto-generated\r\n\r\n"));
+        // A list message that fails still bounces to the list's envelope sender.
+        assert!(may_report("list-bounces@example.test", b"Precedence: list\r\nList-Id: <l.example.test>\r\n\r\nx\r\n"));
+    }
+
+    #[test]
+    fn a_bounce_quotes_a_bounded_part_of_a_big_message() {
+        let mut original = Vec::new();
+        for i in 0..2000 {
+            original.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "y".repeat(900)).as_bytes());
+        }
+        original.extend_from_slice(b"Subject: big\r\n\r\n");
+        original.extend(std::iter::repeat_n(b'x', 5 << 20));
+        let recipients = [DsnRecipient {
+            recipient: "bob@remote.test".into(),
+            status: "5.0.0".into(),
+            diagnostic: "554 refused".into(),
+            remote_mta: None,
+            last_attempt: Utc::now(),
+            will_retry_until: None,
+        }];
+        let dsn = build(&DsnInput {
+            kind: DsnKind::Failure,
+            reporting_mta: "mx.example.test",
+            postmaster: "postmaster@example.test",
+            original_sender: "alice@example.test",
+            original_message: &original,
+            arrival_date: Utc::now(),
+            queue_id: "q1",
+            recipients: &recipients,
+        });
+        assert!(dsn.len() < 100 * 1024, "{} bytes", dsn.len());
+        assert!(dsn.windows(10).any(|w| w == b"X-Filler-0"));
     }
 
     #[test]

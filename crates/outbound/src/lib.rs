@@ -10,6 +10,8 @@
 //!   recipient);
 //! * [`deliver`]: one connection attempt loop over the destination's hosts,
 //!   carrying several messages (and recipients) per connection;
+//! * [`target_policy`]: which MX addresses may be delivered to (no loopback,
+//!   private or link-local targets unless allowed) and how many are tried;
 //! * [`dsn`]: RFC 3464 delivery status notifications (bounces and delay
 //!   warnings) in plain language.
 //!
@@ -21,6 +23,7 @@ pub mod client;
 pub mod deliver;
 pub mod dsn;
 pub mod route;
+pub mod target_policy;
 mod types;
 
 pub use types::*;

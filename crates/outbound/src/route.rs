@@ -97,6 +97,12 @@ impl Router {
 
     /// The mail hosts of `domain`, in the order to try them.
     pub async fn hosts(&self, domain: &str) -> Result<Vec<MxHost>, RouteError> {
+        self.hosts_at_most(domain, usize::MAX).await
+    }
+
+    /// [`Router::hosts`], looking up the addresses of at most `max_hosts`
+    /// MX hosts (the first by preference).
+    pub async fn hosts_at_most(&self, domain: &str, max_hosts: usize) -> Result<Vec<MxHost>, RouteError> {
         let domain = domain.trim_end_matches('.');
         let name = fqdn(domain)?;
         tracing::debug!(domain, "looking up MX");
@@ -133,9 +139,18 @@ impl Router {
             }
             return Ok(vec![MxHost { name: domain.to_string(), preference: 0, addrs }]);
         };
-        let mut hosts = Vec::with_capacity(order.len());
+        if order.len() > max_hosts {
+            tracing::info!(
+                domain,
+                hosts = order.len(),
+                tried = max_hosts,
+                limit = "outbound_max_mx_hosts",
+                "only the first mail hosts are tried"
+            );
+        }
+        let mut hosts = Vec::with_capacity(order.len().min(max_hosts));
         let mut last_problem = None;
-        for (preference, host) in order {
+        for (preference, host) in order.into_iter().take(max_hosts.max(1)) {
             let addrs = match fqdn(&host) {
                 Ok(n) => self.addresses(&n).await,
                 Err(e) => {

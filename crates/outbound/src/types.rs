@@ -106,6 +106,8 @@ pub struct OutboundConfig {
     pub command_timeout: Duration,
     /// Timeout for the reply after the message data.
     pub data_timeout: Duration,
+    /// Which MX addresses may be tried, and how many.
+    pub targets: crate::target_policy::TargetPolicy,
 }
 
 /// Called the moment a recipient is delivered (message id, recipient), so the

@@ -16,11 +16,13 @@
 //! Policy decided here, in one place: relaying to non-local recipients needs
 //! an authenticated session or a trusted client address; AUTH is offered only
 //! on submission listeners and only over TLS (unless plaintext is allowed for
-//! a trusted network); DATA ends only at CRLF.CRLF and any message containing
+//! a trusted network); a logged-in user's message must name only addresses
+//! they may send as in its `From:` fields ([`header_from`]); DATA ends only at CRLF.CRLF and any message containing
 //! a bare CR or LF is refused with 554 5.6.11 (no SMTP smuggling).
 
 pub mod command;
 pub mod data;
+pub mod header_from;
 mod received;
 mod reply;
 mod sasl;

@@ -129,6 +129,8 @@ pub struct Envelope<T> {
     pub helo: String,
     /// Whether the message came over TLS.
     pub tls: bool,
+    /// The client is in a trusted network (may relay without logging in).
+    pub trusted: bool,
 }
 
 /// Why a session refused something, reported to [`Backend::rejected`] so the
@@ -155,6 +157,8 @@ pub enum Rejection {
     Loop,
     /// MAIL FROM an address the logged-in user may not use (553 5.7.1).
     SenderNotAllowed,
+    /// A `From:` header address the logged-in user may not use (550 5.7.1).
+    HeaderFromNotAllowed,
     /// MAIL without login on a submission port (530 5.7.0).
     AuthRequired,
     /// A command that could not be parsed (500/501).
@@ -175,13 +179,14 @@ impl Rejection {
             Self::BadContent => "bad_content",
             Self::Loop => "loop",
             Self::SenderNotAllowed => "sender_not_allowed",
+            Self::HeaderFromNotAllowed => "header_from_not_allowed",
             Self::AuthRequired => "auth_required",
             Self::BadSyntax => "bad_syntax",
         }
     }
 
     /// Every reason, for listings.
-    pub const ALL: [Rejection; 12] = [
+    pub const ALL: [Rejection; 13] = [
         Self::UnknownUser,
         Self::MailboxDisabled,
         Self::MailboxFull,
@@ -192,6 +197,7 @@ impl Rejection {
         Self::BadContent,
         Self::Loop,
         Self::SenderNotAllowed,
+        Self::HeaderFromNotAllowed,
         Self::AuthRequired,
         Self::BadSyntax,
     ];
@@ -624,6 +630,9 @@ impl<B: Backend> Session<B> {
         if count_hops(&body) >= self.cfg.max_hops {
             return self.reject(Rejection::Loop, 554, "5.4.6", "Too many hops: this message seems to be looping");
         }
+        if let Some(refusal) = self.header_from_refusal(&body) {
+            return refusal;
+        }
         self.transactions += 1;
         let trace_id = format!("{:x}{:04x}", self.session_id, self.transactions);
         let protocol = {
@@ -661,6 +670,7 @@ impl<B: Backend> Session<B> {
             peer: self.peer.ip,
             helo: self.helo.clone().unwrap_or_default(),
             tls: self.tls,
+            trusted: self.peer.trusted,
         };
         match self.backend.deliver(&envelope, &trace, &body) {
             Ok(id) => r(250, "2.0.0", format!("Ok: queued as {id}")),
@@ -670,6 +680,23 @@ impl<B: Backend> Session<B> {
             }
             Err(DeliverError::Permanent(why)) => self.fail(554, "5.0.0", format!("Message refused: {why}")),
         }
+    }
+
+    /// A logged-in user may write only from addresses they may also use as
+    /// MAIL FROM (`Backend::may_send_as`): every address of every `From:`
+    /// field is checked. A message without `From:` is let through (it names
+    /// no one, and nothing gets signed for it).
+    fn header_from_refusal(&mut self, message: &[u8]) -> Option<Step> {
+        let account = self.auth.clone()?;
+        let refused =
+            crate::header_from::from_addresses(message).into_iter().find(|a| !self.backend.may_send_as(&account, a))?;
+        tracing::warn!(session = self.session_id, account = %account, from_header = %refused, "message refused: From header not the logged-in user's address");
+        Some(self.reject(
+            Rejection::HeaderFromNotAllowed,
+            550,
+            "5.7.1",
+            format!("You are logged in as {account} and may not write as {refused} in the From: header"),
+        ))
     }
 
     fn starttls(&mut self) -> Step {

@@ -230,6 +230,40 @@ fn logged_in_users_send_only_as_themselves() {
 }
 
 #[test]
+fn logged_in_users_write_only_as_themselves_in_from_header() {
+    let (mut s, backend) = session(ListenerKind::Submission, false, true);
+    s.line(b"EHLO c\r\n");
+    assert_eq!(code(&s.line(b"AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n")), "235 2.7.0");
+    for (message, expected) in [
+        (&b"From: Bob <bob@example.test>\r\n\r\nhi\r\n.\r\n"[..], "550 5.7.1"),
+        (b"From: alice@example.test\r\nFrom: bob@example.test\r\n\r\nhi\r\n.\r\n", "550 5.7.1"),
+        (b"From: alice@example.test, ceo@other.test\r\n\r\nhi\r\n.\r\n", "550 5.7.1"),
+        (b"From: \"Alice\" <Alice@example.test>\r\n\r\nhi\r\n.\r\n", "250 2.0.0"),
+        (b"Subject: no author\r\n\r\nFrom: bob@example.test\r\n.\r\n", "250 2.0.0"),
+    ] {
+        assert_eq!(code(&s.line(b"MAIL FROM:<alice@example.test>\r\n")), "250 2.1.0");
+        assert_eq!(code(&s.line(b"RCPT TO:<far@remote.test>\r\n")), "250 2.1.5");
+        assert_eq!(code(&s.line(b"DATA\r\n")), "354 ");
+        assert_eq!(code(&send_data(&mut s, message)), expected, "{}", String::from_utf8_lossy(message));
+        s.line(b"RSET\r\n");
+    }
+    assert_eq!(backend.delivered.lock().unwrap().len(), 2);
+    assert_eq!(backend.rejected.lock().unwrap().iter().filter(|r| **r == Rejection::HeaderFromNotAllowed).count(), 3);
+}
+
+#[test]
+fn from_header_is_not_checked_without_login() {
+    let (mut s, backend) = session(ListenerKind::Mx, true, false);
+    s.line(b"EHLO lan.test\r\n");
+    s.line(b"MAIL FROM:<printer@example.test>\r\n");
+    assert_eq!(code(&s.line(b"RCPT TO:<far@remote.test>\r\n")), "250 2.1.5");
+    s.line(b"DATA\r\n");
+    assert_eq!(code(&send_data(&mut s, b"From: ceo@example.test\r\n\r\nhi\r\n.\r\n")), "250 2.0.0");
+    let delivered = backend.delivered.lock().unwrap();
+    assert!(delivered[0].0.trusted && delivered[0].0.authenticated.is_none());
+}
+
+#[test]
 fn refusals_are_reported_with_their_reason() {
     let (mut s, backend) = session(ListenerKind::Mx, false, false);
     s.line(b"EHLO client.test\r\n");

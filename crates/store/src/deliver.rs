@@ -18,6 +18,10 @@ pub struct Delivery<'a> {
     pub local_accounts: &'a [i64],
     /// Distinct remote recipient addresses to queue for delivery.
     pub remote: &'a [String],
+    /// The queued copy may be signed with our DKIM key: its `From:` was
+    /// checked against a login, it came from a trusted network, or the
+    /// server wrote it. Never for outside mail forwarded out.
+    pub signable: bool,
 }
 
 /// What [`Store::deliver`] stored.
@@ -94,11 +98,11 @@ impl Store {
                     params![id, (d.trace.len() + d.body.len()) as i64, now],
                 )?;
                 let mut q = tx.prepare_cached(
-                    "INSERT INTO queue (message_id, sender, recipient, next_attempt_at, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                    "INSERT INTO queue (message_id, sender, recipient, next_attempt_at, created_at, signable)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
                 )?;
                 for rcpt in d.remote {
-                    q.execute(params![id, d.sender, rcpt, now])?;
+                    q.execute(params![id, d.sender, rcpt, now, d.signable])?;
                 }
             }
             tx.commit()?;

@@ -35,10 +35,12 @@ pub struct QueueEntry {
     pub arrived_at: i64,
     /// Whether a delay warning was already sent for this recipient.
     pub warned: bool,
+    /// Whether the message may be signed with our DKIM key (see `Delivery::signable`).
+    pub signable: bool,
 }
 
 const SELECT: &str = "SELECT q.id, q.message_id, q.sender, q.recipient, q.status, q.attempts, q.next_attempt_at,
-        q.last_error, m.received_at, q.warned
+        q.last_error, m.received_at, q.warned, q.signable
      FROM queue q JOIN messages m ON m.id = q.message_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntry> {
@@ -53,6 +55,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntry> {
         last_error: r.get(7)?,
         arrived_at: r.get(8)?,
         warned: r.get(9)?,
+        signable: r.get(10)?,
     })
 }
 
@@ -133,6 +136,37 @@ impl Store {
             params![id, next_attempt_at, error, warned],
         )?;
         Ok(())
+    }
+
+    /// Gives back rows a delivery task claimed but did not finish (it
+    /// panicked or failed before recording an outcome): each row still
+    /// `sending` becomes `deferred` until its time in `rows` (id, message,
+    /// next attempt) with `error`. Rows already delivered, bounced or
+    /// deferred are left alone. Returns how many were released.
+    pub fn queue_release(&self, rows: &[(i64, &str, i64)], error: &str) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut upd = tx.prepare_cached(
+                "UPDATE queue SET status = 'deferred', attempts = attempts + 1, next_attempt_at = ?3, last_error = ?4
+                 WHERE id = ?1 AND message_id = ?2 AND status = 'sending'",
+            )?;
+            for (id, message_id, next) in rows {
+                n += upd.execute(params![id, message_id, next, error])?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// At most the first `limit` bytes of a queued message: enough for the
+    /// headers a report quotes, without reading a big body into memory.
+    pub fn read_message_head(&self, message_id: &str, limit: usize) -> Result<Vec<u8>> {
+        self.blobs.read_head(message_id, limit).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(format!("message {message_id} is gone")),
+            _ => Error::Io(e),
+        })
     }
 
     /// Makes one message (or, with `None`, every message) due now. Returns

@@ -160,6 +160,9 @@ pub const MIGRATIONS: &[&str] = &[
         count INTEGER NOT NULL,
         PRIMARY KEY (granularity, bucket_start, metric, scope)
     ) WITHOUT ROWID;",
+    // 6: whether a queued message may carry our DKIM signature (its From: was checked on the way in).
+    // Rows queued before this version were not checked, so they stay unsigned.
+    "ALTER TABLE queue ADD COLUMN signable INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the database up to the newest schema version.

@@ -143,6 +143,7 @@ fn every_change_reaches_the_listener() {
         body: b"Subject: hi\r\n\r\nhi\r\n",
         local_accounts: &[a],
         remote: &[],
+        signable: false,
     })
     .unwrap();
     assert_eq!(*seen.lock().unwrap(), vec![inbox; 4]);

@@ -80,8 +80,15 @@ fn disabled_and_over_quota() {
     assert!(s.authenticate("bob@example.test", "pw-bob", None).expect("auth").is_none());
     let alice = s.account("alice@example.test").expect("q").expect("alice");
     s.set_quota("alice@example.test", 10).expect("quota");
-    s.deliver(&Delivery { sender: "", trace: b"", body: b"0123456789abc", local_accounts: &[alice.id], remote: &[] })
-        .expect("deliver");
+    s.deliver(&Delivery {
+        sender: "",
+        trace: b"",
+        body: b"0123456789abc",
+        local_accounts: &[alice.id],
+        remote: &[],
+        signable: false,
+    })
+    .expect("deliver");
     assert_eq!(s.resolve("alice@example.test").expect("r"), Resolution::OverQuota);
 }
 
@@ -108,6 +115,7 @@ fn one_copy_for_many_local_recipients_and_queue_copy() {
             body: b"Subject: hi\r\n\r\nbody\r\n",
             local_accounts: &[a, b],
             remote: &["far@remote.test".to_string()],
+            signable: false,
         })
         .expect("deliver");
     let local = receipt.local_id.clone().expect("local copy");
@@ -142,7 +150,14 @@ fn one_copy_for_many_local_recipients_and_queue_copy() {
     assert!(s.mailbox(b, "INBOX").expect("q").expect("INBOX").highest_modseq > modseq_before);
     // UIDs never go back.
     let r2 = s
-        .deliver(&Delivery { sender: "", trace: b"", body: b"x\r\n", local_accounts: &[a], remote: &[] })
+        .deliver(&Delivery {
+            sender: "",
+            trace: b"",
+            body: b"x\r\n",
+            local_accounts: &[a],
+            remote: &[],
+            signable: false,
+        })
         .expect("deliver");
     assert!(r2.local_id.is_some());
     assert_eq!(s.messages(inbox_a.id).expect("list")[0].uid, 2);
@@ -172,7 +187,7 @@ fn leftovers_of_unfinished_deliveries_are_swept_only_when_old() {
 fn removing_an_account_frees_its_mail() {
     let (_d, s) = store();
     let a = s.account("alice@example.test").expect("q").expect("a").id;
-    s.deliver(&Delivery { sender: "", trace: b"", body: b"x\r\n", local_accounts: &[a], remote: &[] })
+    s.deliver(&Delivery { sender: "", trace: b"", body: b"x\r\n", local_accounts: &[a], remote: &[], signable: false })
         .expect("deliver");
     assert_eq!(s.blobs().list_ids().expect("ids").len(), 1);
     s.remove_account("alice@example.test").expect("remove");
@@ -193,6 +208,7 @@ fn removing_a_queue_row_twice_never_touches_a_newer_message() {
             body: b"x\r\n",
             local_accounts: &[],
             remote: &remote,
+            signable: false,
         })
         .expect("deliver")
         .queued_id
@@ -209,4 +225,47 @@ fn removing_a_queue_row_twice_never_touches_a_newer_message() {
     assert_eq!(left.len(), 1, "the newer message's row was removed");
     assert_eq!(left[0].message_id, second);
     assert!(s.read_message(&second).is_ok(), "the newer message's file was released");
+}
+
+#[test]
+fn queue_rows_remember_whether_they_may_be_signed() {
+    let (_d, s) = store();
+    for signable in [true, false] {
+        s.deliver(&Delivery {
+            sender: "alice@example.test",
+            trace: b"",
+            body: b"From: alice@example.test\r\n\r\nbody\r\n",
+            local_accounts: &[],
+            remote: &[format!("far-{signable}@remote.test")],
+            signable,
+        })
+        .expect("deliver");
+    }
+    let rows = s.queue_entries().expect("queue");
+    let flags: Vec<(String, bool)> = rows.iter().map(|r| (r.recipient.clone(), r.signable)).collect();
+    assert_eq!(flags, vec![("far-true@remote.test".to_string(), true), ("far-false@remote.test".to_string(), false)]);
+}
+
+#[test]
+fn released_rows_are_deferred_only_if_still_claimed() {
+    let (_d, s) = store();
+    s.deliver(&Delivery {
+        sender: "alice@example.test",
+        trace: b"",
+        body: b"Subject: x\r\n\r\nbody\r\n",
+        local_accounts: &[],
+        remote: &["a@remote.test".to_string(), "b@remote.test".to_string()],
+        signable: false,
+    })
+    .expect("deliver");
+    let claimed = s.queue_claim_due(i64::MAX, 10).expect("claim");
+    assert_eq!(claimed.len(), 2);
+    s.queue_defer(claimed[1].id, 50, "busy", false).expect("defer");
+    let rows: Vec<(i64, &str, i64)> = claimed.iter().map(|r| (r.id, r.message_id.as_str(), 777)).collect();
+    assert_eq!(s.queue_release(&rows, "internal error").expect("release"), 1);
+    let after = s.queue_entries().expect("queue");
+    assert_eq!((after[0].status.as_str(), after[0].next_attempt_at), ("deferred", 777));
+    assert_eq!(after[0].last_error.as_deref(), Some("internal error"));
+    assert_eq!((after[1].next_attempt_at, after[1].last_error.as_deref()), (50, Some("busy")));
+    assert!(s.queue_claim_due(i64::MAX, 10).expect("claim").len() == 2, "released rows are due again");
 }

@@ -348,6 +348,7 @@ mod tests {
             last_error: None,
             arrived_at: 5,
             warned: false,
+            signable: false,
         }
     }
 

@@ -122,6 +122,8 @@ pub async fn send(
             body: &message,
             local_accounts: &accounts,
             remote: &remote,
+            // The server's own message, from postmaster of our domain.
+            signable: true,
         })?;
         // The same events as mail received over SMTP, so the trace and the
         // statistics' log views tell its story the same way.

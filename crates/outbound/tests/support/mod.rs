@@ -20,5 +20,10 @@ pub fn config(hostname: &str, port: u16) -> OutboundConfig {
         connect_timeout: Duration::from_secs(3),
         command_timeout: Duration::from_secs(5),
         data_timeout: Duration::from_secs(5),
+        // The test peers listen on loopback.
+        targets: mailroom_outbound::target_policy::TargetPolicy {
+            allowed_internal: mailroom_transport::NetSet::parse("127.0.0.0/8,::1").unwrap(),
+            ..Default::default()
+        },
     }
 }
