@@ -10,8 +10,8 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use mailroom_smtp::{AuthOutcome, DeliverError, Envelope, RcptCheck, Rejection};
-use mailroom_store::{Delivery, Resolution, Store, Target};
+use mailroom_smtp::{AuthOutcome, DeliverError, Envelope, RcptCheck, Rejection, SpoolBody};
+use mailroom_store::{BodySource, Delivery, Resolution, Store, Target};
 use mailroom_transport::{AuthThrottle, ThrottleVerdict};
 
 use crate::config::Config;
@@ -188,7 +188,7 @@ impl mailroom_smtp::Backend for MailBackend {
         }
     }
 
-    fn deliver(&self, env: &Envelope<Target>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError> {
+    fn deliver(&self, env: &Envelope<Target>, trace: &[u8], body: &SpoolBody) -> Result<String, DeliverError> {
         let mut accounts = Vec::new();
         let mut mailboxes: Vec<&str> = Vec::new();
         let mut remote: Vec<String> = Vec::new();
@@ -207,7 +207,8 @@ impl mailroom_smtp::Backend for MailBackend {
                 remote.push(addr.clone());
             }
         }
-        let delivery = Delivery { sender: &env.sender, trace, body, local_accounts: &accounts, remote: &remote };
+        let body = Spooled(body);
+        let delivery = Delivery { sender: &env.sender, trace, body: &body, local_accounts: &accounts, remote: &remote };
         match self.store.deliver(&delivery) {
             Ok(receipt) => {
                 tracing::info!(
@@ -224,7 +225,7 @@ impl mailroom_smtp::Backend for MailBackend {
                     recipient_list = %env.recipients.join(", "),
                     local_mailboxes = accounts.len(),
                     queued = remote.len(),
-                    size = body.len(),
+                    size = body.0.len(),
                     account = env.authenticated.as_deref().unwrap_or(""),
                     "message accepted"
                 );
@@ -248,6 +249,23 @@ impl mailroom_smtp::Backend for MailBackend {
 
     fn rejected(&self, reason: Rejection) {
         self.stats.rejected(reason.as_str());
+    }
+}
+
+/// A received body as the store takes it: streamed from memory or from its
+/// spool file, in chunks.
+struct Spooled<'a>(&'a SpoolBody);
+
+impl BodySource for Spooled<'_> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn copy_to(&self, out: &mut dyn io::Write) -> io::Result<()> {
+        let copied = self.0.copy_to(out)?;
+        if copied != self.0.len() {
+            return Err(io::Error::other(format!("the spooled body gave {copied} of its {} octets", self.0.len())));
+        }
+        Ok(())
     }
 }
 

@@ -256,6 +256,14 @@ pub const SETTINGS: &[SettingDef] = &[
         default: "10",
         kind: Kind::Number { min: 1, max: 10_000 },
     },
+    // --- SMTP spool limits
+    SettingDef {
+        key: "smtp_spool_threshold",
+        help: "A message being received over SMTP is kept in memory up to this many bytes, then written to a \
+               file in the data directory (messages/tmp) until it is stored",
+        default: "131072",
+        kind: Kind::Number { min: 4096, max: 64 << 20 },
+    },
 ];
 
 /// Finds a setting by key.
@@ -468,6 +476,8 @@ pub struct Config {
     pub disk_low_warning: u64,
     /// How long before certificate expiry to warn.
     pub cert_expiry_warning: Duration,
+    /// SMTP message bodies larger than this go to a spool file.
+    pub smtp_spool_threshold: usize,
 }
 
 impl Config {
@@ -526,6 +536,7 @@ impl Config {
             admin_remote_access: get("admin_remote_access")? == "true",
             disk_low_warning: num("disk_low_warning_mb")?.saturating_mul(1 << 20),
             cert_expiry_warning: Duration::from_secs(num("cert_expiry_warning_days")?.saturating_mul(86_400)),
+            smtp_spool_threshold: num("smtp_spool_threshold")? as usize,
         })
     }
 }
