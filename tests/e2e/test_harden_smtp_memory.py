@@ -41,7 +41,7 @@ def big_server(server_factory):
 
 def big_message(n: int) -> bytes:
     """About SIZE octets, unique per client, with lines that need dot-stuffing."""
-    head = (f"From: <{SENDER}>\r\nTo: <{POSTMASTER}>\r\nSubject: big {n}\r\n"
+    head = (f"From: <{SENDER}>\r\nTo: <{POSTMASTER}>\r\nSubject: {subject(n)}\r\n"
             f"Message-ID: <big-{n}-{time.time_ns()}@client.test>\r\n\r\n").encode()
     line = (f".client {n} " + "x" * 60 + "\r\n").encode()
     body = line * (SIZE // len(line))
@@ -85,22 +85,25 @@ def tmp_files(srv) -> list[str]:
     return sorted(p.name for p in (srv.data_dir / "messages" / "tmp").iterdir())
 
 
-def imap_messages(srv) -> dict[str, bytes]:
-    """Every message of postmaster's INBOX as exact bytes, keyed by Subject."""
+def subject(n: int) -> str:
+    return f"big [{n}]"
+
+
+def imap_messages(srv, numbers) -> dict[int, bytes]:
+    """The messages of postmaster's INBOX with these numbers (see `subject`), as exact bytes."""
     c = srv.imap(POSTMASTER, password=POSTMASTER_PW)
     try:
         typ, _ = c.select("INBOX", readonly=True)
         assert typ == "OK"
-        typ, data = c.uid("SEARCH", None, "ALL")
-        assert typ == "OK"
         out = {}
-        for uid in data[0].split():
-            typ, resp = c.uid("FETCH", uid, "(BODY.PEEK[])")
-            assert typ == "OK", resp
-            raw = resp[0][1]
-            m = re.search(rb"\r\nSubject: (big \d+)\r\n", raw)
-            assert m, raw[:400]
-            out[m.group(1).decode()] = raw
+        for n in numbers:
+            typ, data = c.uid("SEARCH", None, "HEADER", "Subject", f'"{subject(n)}"')
+            assert typ == "OK", data
+            for uid in data[0].split():
+                typ, resp = c.uid("FETCH", uid, "(BODY.PEEK[])")
+                assert typ == "OK", resp
+                assert n not in out, f"message {n} stored twice"
+                out[n] = resp[0][1]
         return out
     finally:
         c.logout()
@@ -160,11 +163,10 @@ def test_forty_large_messages_held_before_the_dot_stay_on_disk(big_server):
         print(f"after all {CLIENTS} were stored: peak {peak / 2**20:.1f} MiB above the start")
         assert peak < BOUND, f"peak RSS grew by {peak / 2**20:.1f} MiB storing {CLIENTS} large messages"
 
-        stored = imap_messages(srv)
+        stored = imap_messages(srv, range(CLIENTS))
         for n, msg in enumerate(messages):
-            key = f"big {n}"
-            assert key in stored, f"message {n} (queued as {queued[n]}) is missing; have {sorted(stored)}"
-            _, _, rest = split_trace(stored[key])
+            assert n in stored, f"message {n} (queued as {queued[n]}) is missing; have {sorted(stored)}"
+            _, _, rest = split_trace(stored[n])
             assert len(rest) == len(msg), (n, len(rest), len(msg))
             assert hashlib.sha256(rest).digest() == hashlib.sha256(msg).digest(), f"message {n} differs"
         assert tmp_files(srv) == []
@@ -172,6 +174,44 @@ def test_forty_large_messages_held_before_the_dot_stay_on_disk(big_server):
     finally:
         for c in clients:
             c.close()
+
+
+def test_large_bdat_messages_held_before_last_stay_on_disk(big_server):
+    """CHUNKING: ten clients send 20 MB each in 1 MB BDAT chunks and hold
+    before BDAT 0 LAST; memory stays small and every message is stored."""
+    srv = big_server
+    n_clients, chunk = 10, 1024 * 1024
+    messages = [big_message(100 + n) for n in range(n_clients)]
+    baseline = srv.status_field("VmRSS")
+    clients: list[RawSMTP] = []
+    try:
+        for msg in messages:
+            c = RawSMTP(*srv.addr("smtp"), timeout=600)
+            c.ehlo()
+            assert c.cmd(f"MAIL FROM:<{SENDER}>").code == 250
+            assert c.cmd(f"RCPT TO:<{POSTMASTER}>").code == 250
+            clients.append(c)
+        for c, msg in zip(clients, messages):
+            for at in range(0, len(msg), chunk):
+                part = msg[at:at + chunk]
+                c.send(f"BDAT {len(part)}\r\n".encode() + part)
+                r = c.reply()
+                assert r.code == 250, r
+        grew = srv.status_field("VmHWM") - baseline
+        print(f"\n{n_clients} x {SIZE / 2**20:.0f} MiB in BDAT chunks held before LAST: "
+              f"peak grew {grew / 2**20:.1f} MiB")
+        assert grew < BOUND, f"peak RSS grew by {grew / 2**20:.1f} MiB while {n_clients} BDAT messages were held"
+        for n, c in enumerate(clients):
+            r = c.cmd("BDAT 0 LAST")
+            assert QUEUED_RE.match(r.lines[0]), f"client {n}: {r}"
+            c.quit()
+    finally:
+        for c in clients:
+            c.close()
+    stored = imap_messages(srv, range(100, 100 + n_clients))
+    for n, msg in enumerate(messages):
+        _, _, rest = split_trace(stored[100 + n])
+        assert hashlib.sha256(rest).digest() == hashlib.sha256(msg).digest(), f"BDAT message {n} differs"
 
 
 def test_disconnect_in_the_middle_of_data_leaves_no_file(big_server):
@@ -190,10 +230,4 @@ def test_disconnect_in_the_middle_of_data_leaves_no_file(big_server):
     wait_for(lambda: spool_files_open(srv) == 0, timeout=10, what="the spool file closed after the disconnect")
     assert tmp_files(srv) == [], "nothing left in messages/tmp"
     # Nothing half-received was delivered either.
-    m = srv.imap(POSTMASTER, password=POSTMASTER_PW)
-    try:
-        assert m.select("INBOX", readonly=True)[0] == "OK"
-        typ, data = m.uid("SEARCH", None, "HEADER", "Subject", '"big 99"')
-        assert typ == "OK" and data[0].split() == [], data
-    finally:
-        m.logout()
+    assert imap_messages(srv, [99]) == {}

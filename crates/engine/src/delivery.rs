@@ -49,6 +49,9 @@ pub struct Deliverer {
 /// A domain's parsed DKIM keys (or none) and when they were loaded.
 type CachedSigner = (std::time::Instant, Option<Arc<mailroom_dkim::Signer>>);
 
+/// Most of a queued message read to quote its header section in a report.
+const DSN_HEADER_LIMIT: usize = 256 * 1024;
+
 /// How long parsed DKIM keys are reused before the database is asked again.
 const SIGNER_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -433,7 +436,8 @@ impl Deliverer {
             tracing::info!(message_id = %msg.id, "no report sent: the message had no sender to report to (null sender)");
             return;
         }
-        let original = self.store.read_message(&msg.id).unwrap_or_default();
+        // The report quotes only the header section: never read the whole message for it.
+        let original = self.store.blobs().read_head(&msg.id, DSN_HEADER_LIMIT).unwrap_or_default();
         let arrival = rows
             .first()
             .and_then(|r| chrono::DateTime::from_timestamp(r.arrived_at, 0))

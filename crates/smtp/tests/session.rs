@@ -353,3 +353,28 @@ fn bdat_line_endings_are_checked_across_chunks() {
     }
     assert_eq!(backend.delivered.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn a_spool_that_cannot_be_written_is_a_temporary_failure() {
+    let missing = std::path::Path::new("/nonexistent/mailroom-spool");
+    let (mut s, backend) = spooling_session(missing);
+    let body = big_body();
+    s.line(b"EHLO c\r\n");
+    s.line(b"MAIL FROM:<a@remote.test>\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    assert_eq!(code(&s.line(b"DATA\r\n")), "354 ");
+    let mut scanner = DataScanner::new(1 << 20, 1000, s.new_body());
+    let mut wire = body.clone();
+    wire.extend_from_slice(b".\r\n");
+    assert!(scanner.feed(&wire).is_some());
+    let (spooled, defects) = scanner.finish();
+    assert_eq!(code(&s.data_done(spooled, defects)), "451 4.3.0");
+    assert_eq!(code(&s.line(b"DATA\r\n")), "503 5.5.1", "the transaction is over");
+
+    s.line(b"MAIL FROM:<a@remote.test>\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    s.line(format!("BDAT {} LAST\r\n", body.len()).as_bytes());
+    s.bdat_write(&body);
+    assert_eq!(code(&s.bdat_done(body.len() as u64, true)), "451 4.3.0");
+    assert!(backend.delivered.lock().unwrap().is_empty());
+}

@@ -10,7 +10,7 @@
 //! directory.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Buffer of the writer in front of a message file.
@@ -133,6 +133,30 @@ impl BlobStore {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("bad message id {id:?}")));
         }
         fs::read(self.path(id))
+    }
+
+    /// The header section of message `id`: up to and including its first
+    /// empty line, and never more than `max` octets, whatever the size of
+    /// the message.
+    pub fn read_head(&self, id: &str, max: usize) -> io::Result<Vec<u8>> {
+        if !Self::valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("bad message id {id:?}")));
+        }
+        let mut file = File::open(self.path(id))?.take(max as u64);
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            let from = out.len().saturating_sub(3);
+            out.extend_from_slice(&chunk[..n]);
+            if let Some(p) = out[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                out.truncate(from + p + 4);
+                return Ok(out);
+            }
+        }
     }
 
     /// Removes message `id`; a missing file is not an error.
@@ -272,5 +296,16 @@ mod tests {
         assert!(blobs.write_with_body(&id, &[b"x"], &Failing).is_err());
         assert!(blobs.read(&id).is_err());
         assert_eq!(fs::read_dir(blobs.tmp_dir()).expect("tmp").count(), 0, "no temporary file left");
+    }
+
+    #[test]
+    fn head_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = BlobStore::open(dir.path()).expect("open");
+        let id = new_message_id();
+        let body = vec![b'q'; 100_000];
+        blobs.write_with_body(&id, &[b"Subject: x\r\nFrom: a@b\r\n\r\n"], &body).expect("write");
+        assert_eq!(blobs.read_head(&id, 1 << 20).expect("head"), b"Subject: x\r\nFrom: a@b\r\n\r\n");
+        assert_eq!(blobs.read_head(&id, 7).expect("head"), b"Subject");
     }
 }
