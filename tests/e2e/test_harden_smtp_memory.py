@@ -32,8 +32,9 @@ BOUND = 100 * 1024 * 1024
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def big_server(server_factory):
+    """A server of its own per test, so one test's peak memory is not the next one's baseline."""
     srv = server_factory(settings={"command_timeout_secs": 600, "data_timeout_secs": 600})
     srv.cli("account", "passwd", POSTMASTER, "--password", POSTMASTER_PW)
     return srv
