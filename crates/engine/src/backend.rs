@@ -10,8 +10,8 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use mailroom_smtp::{AuthOutcome, DeliverError, Envelope, RcptCheck, Rejection};
-use mailroom_store::{Delivery, Resolution, Store, Target};
+use mailroom_smtp::{AuthOutcome, DeliverError, Envelope, RcptCheck, Rejection, SpoolBody};
+use mailroom_store::{BodySource, Delivery, Resolution, Store, Target};
 use mailroom_transport::{AuthThrottle, ThrottleVerdict};
 
 use crate::config::Config;
@@ -188,7 +188,7 @@ impl mailroom_smtp::Backend for MailBackend {
         }
     }
 
-    fn deliver(&self, env: &Envelope<Target>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError> {
+    fn deliver(&self, env: &Envelope<Target>, trace: &[u8], body: &SpoolBody) -> Result<String, DeliverError> {
         let mut accounts = Vec::new();
         let mut mailboxes: Vec<&str> = Vec::new();
         let mut remote: Vec<String> = Vec::new();
@@ -207,10 +207,11 @@ impl mailroom_smtp::Backend for MailBackend {
                 remote.push(addr.clone());
             }
         }
+        let body = Spooled(body);
         let delivery = Delivery {
             sender: &env.sender,
             trace,
-            body,
+            body: &body,
             local_accounts: &accounts,
             remote: &remote,
             signable: may_be_signed(env),
@@ -231,7 +232,7 @@ impl mailroom_smtp::Backend for MailBackend {
                     recipient_list = %env.recipients.join(", "),
                     local_mailboxes = accounts.len(),
                     queued = remote.len(),
-                    size = body.len(),
+                    size = body.0.len(),
                     account = env.authenticated.as_deref().unwrap_or(""),
                     "message accepted"
                 );
@@ -265,6 +266,23 @@ impl mailroom_smtp::Backend for MailBackend {
 /// forwards out is never signed with our key.
 fn may_be_signed(env: &Envelope<Target>) -> bool {
     env.authenticated.is_some() || env.trusted
+}
+
+/// A received body as the store takes it: streamed from memory or from its
+/// spool file, in chunks.
+struct Spooled<'a>(&'a SpoolBody);
+
+impl BodySource for Spooled<'_> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn copy_to(&self, out: &mut dyn io::Write) -> io::Result<()> {
+        let copied = self.0.copy_to(out)?;
+        if copied != self.0.len() {
+            return Err(io::Error::other(format!("the spooled body gave {copied} of its {} octets", self.0.len())));
+        }
+        Ok(())
+    }
 }
 
 impl mailroom_pop3::Backend for MailBackend {

@@ -276,6 +276,14 @@ pub const SETTINGS: &[SettingDef] = &[
         default: "2",
         kind: Kind::Number { min: 1, max: 20 },
     },
+    // --- SMTP spool limits
+    SettingDef {
+        key: "smtp_spool_threshold",
+        help: "A message being received over SMTP is kept in memory up to this many bytes, then written to a \
+               file in the data directory (messages/tmp) until it is stored",
+        default: "131072",
+        kind: Kind::Number { min: 4096, max: 64 << 20 },
+    },
 ];
 
 /// Finds a setting by key.
@@ -494,6 +502,8 @@ pub struct Config {
     pub outbound_max_mx_hosts: usize,
     /// Addresses tried per MX host.
     pub outbound_max_addresses_per_host: usize,
+    /// SMTP message bodies larger than this go to a spool file.
+    pub smtp_spool_threshold: usize,
 }
 
 impl Config {
@@ -556,6 +566,7 @@ impl Config {
                 .unwrap_or_default(),
             outbound_max_mx_hosts: num("outbound_max_mx_hosts")? as usize,
             outbound_max_addresses_per_host: num("outbound_max_addresses_per_host")? as usize,
+            smtp_spool_threshold: num("smtp_spool_threshold")? as usize,
         })
     }
 }

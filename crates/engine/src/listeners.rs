@@ -235,6 +235,10 @@ impl Context {
             max_hops: c.max_hops,
             command_timeout: c.command_timeout,
             data_timeout: c.data_timeout,
+            spool: mailroom_smtp::SpoolConfig {
+                dir: Some(self.backend.store().blobs().tmp_dir()),
+                threshold: c.smtp_spool_threshold,
+            },
             shutdown: self.shutdown.clone(),
         }
     }

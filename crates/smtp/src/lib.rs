@@ -10,6 +10,8 @@
 //!   bodies and returns [`Step`]s (reply, start TLS, read DATA, read a BDAT
 //!   chunk, close). It asks a [`Backend`] about recipients, logins and
 //!   delivery, so it is unit-tested with a fake one;
+//! * [`spool`] holds a message body being received: in memory while small,
+//!   in an unnamed file in the store's `messages/tmp/` past a threshold;
 //! * [`server`] is the only part that touches a socket: it moves bytes between
 //!   a [`mailroom_transport::Connection`] and the session.
 //!
@@ -28,6 +30,7 @@ mod reply;
 mod sasl;
 pub mod server;
 pub mod session;
+pub mod spool;
 
 pub use command::Command;
 pub use reply::Reply;
@@ -36,3 +39,4 @@ pub use session::{
     AuthOutcome, Backend, DeliverError, Envelope, ListenerKind, PeerInfo, RcptCheck, Rejection, Session, SmtpConfig,
     Step,
 };
+pub use spool::{SpoolBody, SpoolConfig};

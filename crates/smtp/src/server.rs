@@ -99,7 +99,7 @@ async fn apply<B: Backend>(
             Step::ReadData(reply) => {
                 conn.send(&reply.to_bytes()).await?;
                 conn.set_timeout(cfg.data_timeout);
-                let mut scanner = DataScanner::new(cfg.max_message_size, cfg.max_line_length);
+                let mut scanner = DataScanner::new(cfg.max_message_size, cfg.max_line_length, session.new_body());
                 loop {
                     let buffered = conn.buffered();
                     if !buffered.is_empty() {
@@ -122,25 +122,28 @@ async fn apply<B: Backend>(
             }
             Step::ReadBdat { size, last } => {
                 conn.set_timeout(cfg.data_timeout);
-                let complete = {
-                    let (sink, keep) = session.bdat_sink();
-                    let mut scratch = Vec::new();
-                    let out = match sink {
-                        Some(buf) => buf,
-                        None => &mut scratch,
-                    };
-                    let keep = if size as usize > keep { keep } else { size as usize };
-                    conn.read_chunk(size as usize, out, keep).await?
-                };
-                conn.set_timeout(cfg.command_timeout);
-                if !complete {
-                    return Ok(false);
+                // Read in pieces, each handed to the session (which spools
+                // it), so a chunk of any size holds one piece in memory.
+                let mut left = size;
+                let mut piece = Vec::with_capacity(BDAT_PIECE.min(size as usize));
+                while left > 0 {
+                    let n = left.min(BDAT_PIECE as u64) as usize;
+                    piece.clear();
+                    if !conn.read_chunk(n, &mut piece, n).await? {
+                        return Ok(false);
+                    }
+                    session.bdat_write(&piece);
+                    left -= n as u64;
                 }
+                conn.set_timeout(cfg.command_timeout);
                 step = tokio::task::block_in_place(|| session.bdat_done(size, last));
             }
         }
     }
 }
+
+/// The most of a BDAT chunk held in memory at once.
+const BDAT_PIECE: usize = 64 * 1024;
 
 async fn queue_reply(conn: &mut Connection, reply: &Reply) -> io::Result<()> {
     conn.queue(&reply.to_bytes());

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::command::{self, Command, MAX_AUTH_LINE, ParseError};
-use crate::data::{Defects, check_bytes};
+use crate::data::{BdatChecker, Defects};
 use crate::received::{TraceInfo, count_hops, header};
 use crate::reply::Reply;
 use crate::sasl;
+use crate::spool::{HEADER_LIMIT, SpoolBody, SpoolConfig};
 
 /// Which door the client came in by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub struct SmtpConfig {
     pub command_timeout: Duration,
     /// How long to wait for the next bytes of a message.
     pub data_timeout: Duration,
+    /// Where message bodies past a small size are spooled on disk.
+    pub spool: SpoolConfig,
     /// Fires when the server stops: idle sessions then say 421 and close.
     pub shutdown: mailroom_transport::Shutdown,
 }
@@ -214,8 +217,14 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the user logged in as `account` may use `sender` as the
     /// envelope sender (their own address, or one that delivers to them).
     fn may_send_as(&self, account: &str, sender: &str) -> bool;
-    /// Stores the message durably; returns its id.
-    fn deliver(&self, envelope: &Envelope<Self::Target>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError>;
+    /// Stores the message durably; returns its id. The body is finished
+    /// (readable from its start, see [`SpoolBody::reader`]).
+    fn deliver(
+        &self,
+        envelope: &Envelope<Self::Target>,
+        trace: &[u8],
+        body: &SpoolBody,
+    ) -> Result<String, DeliverError>;
     /// Told of every refusal, with its reason (for statistics). Does nothing by default.
     fn rejected(&self, _reason: Rejection) {}
 }
@@ -235,8 +244,8 @@ pub enum Step {
     /// Send this reply (354), read the message with a
     /// [`crate::data::DataScanner`], then call [`Session::data_done`].
     ReadData(Reply),
-    /// Read exactly `size` octets into [`Session::bdat_sink`], then call
-    /// [`Session::bdat_done`].
+    /// Read exactly `size` octets, handing them to [`Session::bdat_write`]
+    /// piece by piece, then call [`Session::bdat_done`].
     ReadBdat {
         /// Octets to read.
         size: u64,
@@ -257,8 +266,11 @@ struct Transaction<T> {
     local: Vec<T>,
     relay: Vec<String>,
     smtputf8: bool,
-    bdat: Option<Vec<u8>>,
+    bdat: Option<SpoolBody>,
     bdat_total: u64,
+    bdat_check: BdatChecker,
+    /// Writing the BDAT spool failed; the message is answered 451 at LAST.
+    bdat_error: Option<std::io::Error>,
 }
 
 /// One client's SMTP session.
@@ -487,6 +499,8 @@ impl<B: Backend> Session<B> {
             smtputf8,
             bdat: None,
             bdat_total: 0,
+            bdat_check: BdatChecker::default(),
+            bdat_error: None,
         });
         r(250, "2.1.0", "Sender ok")
     }
@@ -549,22 +563,37 @@ impl<B: Backend> Session<B> {
         }
     }
 
-    /// Finishes a DATA transfer.
-    pub fn data_done(&mut self, body: Vec<u8>, defects: Defects) -> Step {
-        self.finish_message(body, defects)
+    /// An empty body for the next message, spooled as configured.
+    pub fn new_body(&self) -> SpoolBody {
+        SpoolBody::new(&self.cfg.spool)
     }
 
-    /// Where the next BDAT chunk goes and how many of its bytes may be kept
-    /// (the rest is read and dropped). `None` keeps nothing.
-    pub fn bdat_sink(&mut self) -> (Option<&mut Vec<u8>>, usize) {
-        let max = self.cfg.max_message_size;
-        match self.tx.as_mut() {
-            Some(tx) if !tx.recipients.is_empty() => {
-                let buf = tx.bdat.get_or_insert_with(Vec::new);
-                let keep = max.saturating_sub(buf.len());
-                (Some(buf), keep)
-            }
-            _ => (None, 0),
+    /// Finishes a DATA transfer; `body` is an error when the spool could not
+    /// be written.
+    pub fn data_done(&mut self, body: std::io::Result<SpoolBody>, defects: Defects) -> Step {
+        match body {
+            Ok(body) => self.finish_message(body, defects),
+            Err(e) => self.spool_failed(&e),
+        }
+    }
+
+    /// Takes the next piece of a BDAT chunk (already read from the client).
+    /// Octets past `max_message_size`, or without a transaction, are dropped.
+    pub fn bdat_write(&mut self, bytes: &[u8]) {
+        let max = self.cfg.max_message_size as u64;
+        let max_line = self.cfg.max_line_length;
+        let spool = &self.cfg.spool;
+        let Some(tx) = self.tx.as_mut() else { return };
+        if tx.recipients.is_empty() || tx.bdat_error.is_some() {
+            return;
+        }
+        let body = tx.bdat.get_or_insert_with(|| SpoolBody::new(spool));
+        let room = usize::try_from(max.saturating_sub(body.len())).unwrap_or(usize::MAX);
+        let keep = &bytes[..bytes.len().min(room)];
+        tx.bdat_check.feed(keep, max_line);
+        if let Err(e) = body.write(keep) {
+            body.discard();
+            tx.bdat_error = Some(e);
         }
     }
 
@@ -579,20 +608,35 @@ impl<B: Backend> Session<B> {
         }
         tx.bdat_total = tx.bdat_total.saturating_add(size);
         let too_big = tx.bdat_total > max as u64;
+        let body = tx.bdat.get_or_insert_with(|| SpoolBody::new(&self.cfg.spool));
         if too_big {
             // Keep reading chunks to stay in step with the client, but hold nothing.
-            tx.bdat = Some(Vec::new());
+            body.discard();
         }
         if !last {
             return r(250, "2.0.0", format!("{size} octets received"));
         }
-        let body = tx.bdat.take().unwrap_or_default();
-        let mut defects = check_bytes(&body, self.cfg.max_line_length);
+        let mut body = tx.bdat.take().unwrap_or_else(|| SpoolBody::new(&self.cfg.spool));
+        let mut defects = tx.bdat_check.finish();
         defects.too_big = too_big;
+        if let Some(e) = tx.bdat_error.take() {
+            return self.spool_failed(&e);
+        }
+        if let Err(e) = body.finish() {
+            return self.spool_failed(&e);
+        }
         self.finish_message(body, defects)
     }
 
-    fn finish_message(&mut self, body: Vec<u8>, defects: Defects) -> Step {
+    /// The message body could not be spooled: the transaction ends with a
+    /// temporary failure, so the client keeps the message and tries again.
+    fn spool_failed(&mut self, e: &std::io::Error) -> Step {
+        self.tx = None;
+        tracing::error!(session = self.session_id, peer = %self.peer.ip, error = %e, "message body could not be spooled");
+        r(451, "4.3.0", "Could not store the message now, please try again later")
+    }
+
+    fn finish_message(&mut self, body: SpoolBody, defects: Defects) -> Step {
         let Some(tx) = self.tx.take() else {
             return self.fail(503, "5.5.1", "Send MAIL first");
         };
@@ -627,10 +671,14 @@ impl<B: Backend> Session<B> {
                 ),
             );
         }
-        if count_hops(&body) >= self.cfg.max_hops {
+        let head = match body.head(HEADER_LIMIT) {
+            Ok(head) => head,
+            Err(e) => return self.spool_failed(&e),
+        };
+        if count_hops(&head) >= self.cfg.max_hops {
             return self.reject(Rejection::Loop, 554, "5.4.6", "Too many hops: this message seems to be looping");
         }
-        if let Some(refusal) = self.header_from_refusal(&body) {
+        if let Some(refusal) = self.header_from_refusal(&head) {
             return refusal;
         }
         self.transactions += 1;
@@ -686,8 +734,21 @@ impl<B: Backend> Session<B> {
     /// MAIL FROM (`Backend::may_send_as`): every address of every `From:`
     /// field is checked. A message without `From:` is let through (it names
     /// no one, and nothing gets signed for it).
-    fn header_from_refusal(&mut self, message: &[u8]) -> Option<Step> {
+    /// `head` is the header block as read by [`SpoolBody::head`] (at most
+    /// [`HEADER_LIMIT`] octets): a logged-in user's header section that does
+    /// not end within it is refused, so no From: field can hide past it.
+    fn header_from_refusal(&mut self, head: &[u8]) -> Option<Step> {
         let account = self.auth.clone()?;
+        if head.len() >= HEADER_LIMIT && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            tracing::warn!(session = self.session_id, account = %account, limit = HEADER_LIMIT, "message refused: header section too large to check its From: field");
+            return Some(self.reject(
+                Rejection::HeaderFromNotAllowed,
+                552,
+                "5.6.0",
+                format!("Message refused: its header section is larger than {} KiB", HEADER_LIMIT / 1024),
+            ));
+        }
+        let message = head;
         let refused =
             crate::header_from::from_addresses(message).into_iter().find(|a| !self.backend.may_send_as(&account, a))?;
         tracing::warn!(session = self.session_id, account = %account, from_header = %refused, "message refused: From header not the logged-in user's address");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mailroom_smtp::data::DataScanner;
 use mailroom_smtp::{
     AuthOutcome, Backend, DeliverError, Envelope, ListenerKind, PeerInfo, RcptCheck, Rejection, Session, SmtpConfig,
-    Step,
+    SpoolBody, SpoolConfig, Step,
 };
 
 #[derive(Default)]
@@ -36,9 +36,9 @@ impl Backend for Fake {
     fn may_send_as(&self, account: &str, sender: &str) -> bool {
         account.eq_ignore_ascii_case(sender)
     }
-    fn deliver(&self, env: &Envelope<String>, trace: &[u8], body: &[u8]) -> Result<String, DeliverError> {
+    fn deliver(&self, env: &Envelope<String>, trace: &[u8], body: &SpoolBody) -> Result<String, DeliverError> {
         let mut all = trace.to_vec();
-        all.extend_from_slice(body);
+        all.extend_from_slice(&body.to_vec().unwrap());
         self.delivered.lock().unwrap().push((env.clone(), all));
         Ok("ID1".into())
     }
@@ -59,6 +59,7 @@ fn session(kind: ListenerKind, trusted: bool, tls: bool) -> (Session<Fake>, Arc<
         max_hops: 10,
         command_timeout: Duration::from_secs(60),
         data_timeout: Duration::from_secs(60),
+        spool: SpoolConfig::default(),
         shutdown: mailroom_transport::Shutdown::never(),
     };
     let backend = Arc::new(Fake::default());
@@ -76,7 +77,7 @@ fn code(step: &Step) -> String {
 }
 
 fn send_data(s: &mut Session<Fake>, bytes: &[u8]) -> Step {
-    let mut scanner = DataScanner::new(1000, 1000);
+    let mut scanner = DataScanner::new(1000, 1000, s.new_body());
     assert!(scanner.feed(bytes).is_some(), "terminator expected");
     let (body, defects) = scanner.finish();
     s.data_done(body, defects)
@@ -198,9 +199,7 @@ fn bdat_chunks_form_one_message() {
             s.line(format!("BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" }).as_bytes()),
             Step::ReadBdat { size: chunk.len() as u64, last }
         );
-        let (sink, keep) = s.bdat_sink();
-        assert!(keep >= chunk.len());
-        sink.expect("sink").extend_from_slice(chunk);
+        s.bdat_write(chunk);
         let step = s.bdat_done(chunk.len() as u64, last);
         assert_eq!(code(&step), "250 2.0.0");
     }
@@ -295,4 +294,121 @@ fn refusals_are_reported_with_their_reason() {
             Rejection::BareLineEnding
         ]
     );
+}
+
+fn spooling_session(dir: &std::path::Path) -> (Session<Fake>, Arc<Fake>) {
+    let cfg = SmtpConfig {
+        hostname: "mx.example.test".into(),
+        kind: ListenerKind::Mx,
+        tls: None,
+        max_message_size: 1 << 20,
+        max_recipients: 3,
+        max_errors: 10,
+        max_line_length: 1000,
+        max_hops: 3,
+        command_timeout: Duration::from_secs(60),
+        data_timeout: Duration::from_secs(60),
+        spool: SpoolConfig { dir: Some(dir.to_path_buf()), threshold: 256 },
+        shutdown: mailroom_transport::Shutdown::never(),
+    };
+    let backend = Arc::new(Fake::default());
+    let peer = PeerInfo { ip: "192.0.2.1".parse().unwrap(), trusted: false, allow_plaintext_auth: false };
+    (Session::new(Arc::new(cfg), backend.clone(), peer, false, 7), backend)
+}
+
+fn big_body() -> Vec<u8> {
+    let mut body = b"Subject: big\r\n\r\n".to_vec();
+    for i in 0..2000 {
+        body.extend_from_slice(format!("line {i} of a message larger than the spool threshold\r\n").as_bytes());
+    }
+    body
+}
+
+#[test]
+fn large_data_and_bdat_bodies_are_spooled_and_delivered_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, backend) = spooling_session(dir.path());
+    let body = big_body();
+    s.line(b"EHLO c\r\n");
+    s.line(b"MAIL FROM:<a@remote.test>\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    assert_eq!(code(&s.line(b"DATA\r\n")), "354 ");
+    let mut scanner = DataScanner::new(1 << 20, 1000, s.new_body());
+    let mut wire = body.clone();
+    wire.extend_from_slice(b".\r\n");
+    assert!(scanner.feed(&wire).is_some());
+    let (spooled, defects) = scanner.finish();
+    assert!(spooled.as_ref().unwrap().is_on_disk());
+    assert_eq!(code(&s.data_done(spooled, defects)), "250 2.0.0");
+
+    s.line(b"MAIL FROM:<a@remote.test>\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    let (first, second) = body.split_at(body.len() / 2);
+    for (chunk, last) in [(first, false), (second, true)] {
+        s.line(format!("BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" }).as_bytes());
+        for piece in chunk.chunks(1000) {
+            s.bdat_write(piece);
+        }
+        assert_eq!(code(&s.bdat_done(chunk.len() as u64, last)), "250 2.0.0");
+    }
+    let delivered = backend.delivered.lock().unwrap();
+    assert_eq!(delivered.len(), 2);
+    for (_, stored) in delivered.iter() {
+        assert!(stored.ends_with(&body), "the delivered copy ends with the client's bytes");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no spool file left");
+}
+
+#[test]
+fn hops_are_counted_in_the_header_of_a_spooled_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, backend) = spooling_session(dir.path());
+    let mut body = b"Received: a\r\nReceived: b\r\nReceived: c\r\n".to_vec();
+    body.extend_from_slice(&big_body());
+    s.line(b"EHLO c\r\n");
+    s.line(b"MAIL FROM:<a@remote.test>\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    s.line(format!("BDAT {} LAST\r\n", body.len()).as_bytes());
+    s.bdat_write(&body);
+    assert_eq!(code(&s.bdat_done(body.len() as u64, true)), "554 5.4.6");
+    assert_eq!(backend.delivered.lock().unwrap().len(), 0);
+}
+
+#[test]
+fn bdat_line_endings_are_checked_across_chunks() {
+    let (mut s, backend) = session(ListenerKind::Mx, false, false);
+    s.line(b"EHLO c\r\n");
+    s.line(b"MAIL FROM:<a@remote.test>\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    for (chunk, last) in [(&b"Subject: b\r"[..], false), (b"\n\r\nbody\r\n", true)] {
+        s.line(format!("BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" }).as_bytes());
+        s.bdat_write(chunk);
+        assert_eq!(code(&s.bdat_done(chunk.len() as u64, last)), "250 2.0.0");
+    }
+    assert_eq!(backend.delivered.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_spool_that_cannot_be_written_is_a_temporary_failure() {
+    let missing = std::path::Path::new("/nonexistent/mailroom-spool");
+    let (mut s, backend) = spooling_session(missing);
+    let body = big_body();
+    s.line(b"EHLO c\r\n");
+    s.line(b"MAIL FROM:<a@remote.test>\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    assert_eq!(code(&s.line(b"DATA\r\n")), "354 ");
+    let mut scanner = DataScanner::new(1 << 20, 1000, s.new_body());
+    let mut wire = body.clone();
+    wire.extend_from_slice(b".\r\n");
+    assert!(scanner.feed(&wire).is_some());
+    let (spooled, defects) = scanner.finish();
+    assert_eq!(code(&s.data_done(spooled, defects)), "451 4.3.0");
+    assert_eq!(code(&s.line(b"DATA\r\n")), "503 5.5.1", "the transaction is over");
+
+    s.line(b"MAIL FROM:<a@remote.test>\r\n");
+    s.line(b"RCPT TO:<alice@example.test>\r\n");
+    s.line(format!("BDAT {} LAST\r\n", body.len()).as_bytes());
+    s.bdat_write(&body);
+    assert_eq!(code(&s.bdat_done(body.len() as u64, true)), "451 4.3.0");
+    assert!(backend.delivered.lock().unwrap().is_empty());
 }

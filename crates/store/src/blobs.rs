@@ -1,13 +1,59 @@
 //! Message files: written crash-safely, read whole, removed after the rows.
 //!
+//! A message body comes in as a [`BodySource`]: bytes in memory, or a body
+//! the SMTP server spooled to disk, copied into the message file in chunks so
+//! a large message is never held whole in memory.
+//!
 //! Layout: `messages/<first two hex digits of id>/<id>.eml`, temporary files
 //! in `messages/tmp/`. A file becomes visible under its final name only after
 //! its bytes are fsynced; the rename is then made durable by fsyncing the
 //! directory.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+
+/// Buffer of the writer in front of a message file.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// A message body to store: its length and a way to stream it.
+pub trait BodySource {
+    /// Octets in the body.
+    fn len(&self) -> u64;
+    /// Whether the body is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Writes the whole body to `out`, in chunks for a large one.
+    fn copy_to(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+impl BodySource for [u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn copy_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(self)
+    }
+}
+
+impl<const N: usize> BodySource for [u8; N] {
+    fn len(&self) -> u64 {
+        N as u64
+    }
+    fn copy_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(self)
+    }
+}
+
+impl BodySource for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn copy_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(self)
+    }
+}
 
 /// The directory of message files.
 #[derive(Debug, Clone)]
@@ -33,23 +79,54 @@ impl BlobStore {
         self.root.join(id.get(..2).unwrap_or("--")).join(format!("{id}.eml"))
     }
 
+    /// The directory for files being written (also where the SMTP server
+    /// spools large bodies: same filesystem as the message files).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
     /// Writes the concatenation of `parts` as message `id` and makes it durable.
     pub fn write(&self, id: &str, parts: &[&[u8]]) -> io::Result<()> {
+        self.write_with_body(id, parts, &[0u8; 0]).map(|_| ())
+    }
+
+    /// Writes `prefix` (trace headers) followed by `body`, streamed in
+    /// chunks, as message `id`, and makes it durable: the temporary file is
+    /// fsynced, renamed, and the directory fsynced. Returns the file's size.
+    /// A failed write leaves no temporary file behind.
+    pub fn write_with_body(&self, id: &str, prefix: &[&[u8]], body: &dyn BodySource) -> io::Result<u64> {
         if !Self::valid_id(id) {
             return Err(io::Error::other(format!("bad message id {id:?}")));
         }
-        let tmp = self.root.join("tmp").join(format!("{id}.tmp"));
-        {
-            let mut f = File::create(&tmp)?;
-            for p in parts {
-                f.write_all(p)?;
+        let tmp = self.tmp_dir().join(format!("{id}.tmp"));
+        let written = (|| -> io::Result<u64> {
+            let mut w = BufWriter::with_capacity(WRITE_BUFFER, File::create(&tmp)?);
+            let mut size = 0u64;
+            for p in prefix {
+                w.write_all(p)?;
+                size += p.len() as u64;
+            }
+            body.copy_to(&mut w)?;
+            size += body.len();
+            let f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+            if f.metadata()?.len() != size {
+                return Err(io::Error::other("the message file is shorter than the message"));
             }
             f.sync_all()?;
-        }
+            Ok(size)
+        })();
+        let size = match written {
+            Ok(size) => size,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         let dir = self.root.join(id.get(..2).unwrap_or("--"));
         fs::create_dir_all(&dir)?;
         fs::rename(&tmp, self.path(id))?;
-        sync_dir(&dir)
+        sync_dir(&dir)?;
+        Ok(size)
     }
 
     /// Reads message `id` whole.
@@ -60,15 +137,28 @@ impl BlobStore {
         fs::read(self.path(id))
     }
 
-    /// Reads at most the first `limit` bytes of message `id`.
-    pub fn read_head(&self, id: &str, limit: usize) -> io::Result<Vec<u8>> {
-        use std::io::Read;
+    /// The header section of message `id`: up to and including its first
+    /// empty line, and never more than `max` octets, whatever the size of
+    /// the message.
+    pub fn read_head(&self, id: &str, max: usize) -> io::Result<Vec<u8>> {
         if !Self::valid_id(id) {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("bad message id {id:?}")));
         }
-        let mut out = Vec::with_capacity(limit.min(64 * 1024));
-        File::open(self.path(id))?.take(limit as u64).read_to_end(&mut out)?;
-        Ok(out)
+        let mut file = File::open(self.path(id))?.take(max as u64);
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            let from = out.len().saturating_sub(3);
+            out.extend_from_slice(&chunk[..n]);
+            if let Some(p) = out[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                out.truncate(from + p + 4);
+                return Ok(out);
+            }
+        }
     }
 
     /// Removes message `id`; a missing file is not an error.
@@ -202,5 +292,44 @@ mod tests {
         blobs.remove(&id).expect("remove");
         assert!(blobs.read(&id).is_err());
         assert!(blobs.write("../x", &[b"x"]).is_err());
+    }
+
+    /// A body that fails half-way, as a spool on a full disk would.
+    struct Failing;
+
+    impl BodySource for Failing {
+        fn len(&self) -> u64 {
+            10
+        }
+        fn copy_to(&self, out: &mut dyn Write) -> io::Result<()> {
+            out.write_all(b"01234")?;
+            Err(io::Error::other("disk full"))
+        }
+    }
+
+    #[test]
+    fn streamed_body_and_failed_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = BlobStore::open(dir.path()).expect("open");
+        let id = new_message_id();
+        let body = vec![b'q'; 200_000];
+        let size = blobs.write_with_body(&id, &[b"Return-Path: <>\r\n"], &body).expect("write");
+        assert_eq!(size, 17 + 200_000);
+        assert_eq!(blobs.read(&id).expect("read").len(), 200_017);
+        let id = new_message_id();
+        assert!(blobs.write_with_body(&id, &[b"x"], &Failing).is_err());
+        assert!(blobs.read(&id).is_err());
+        assert_eq!(fs::read_dir(blobs.tmp_dir()).expect("tmp").count(), 0, "no temporary file left");
+    }
+
+    #[test]
+    fn head_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = BlobStore::open(dir.path()).expect("open");
+        let id = new_message_id();
+        let body = vec![b'q'; 100_000];
+        blobs.write_with_body(&id, &[b"Subject: x\r\nFrom: a@b\r\n\r\n"], &body).expect("write");
+        assert_eq!(blobs.read_head(&id, 1 << 20).expect("head"), b"Subject: x\r\nFrom: a@b\r\n\r\n");
+        assert_eq!(blobs.read_head(&id, 7).expect("head"), b"Subject");
     }
 }

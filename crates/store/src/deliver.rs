@@ -2,18 +2,17 @@
 
 use rusqlite::params;
 
-use crate::blobs::new_message_id;
+use crate::blobs::{BodySource, new_message_id};
 use crate::{Error, Result, Store, now_unix};
 
 /// A message to store, with its recipients already resolved.
-#[derive(Debug)]
 pub struct Delivery<'a> {
     /// Envelope sender; empty for the null sender `<>`.
     pub sender: &'a str,
     /// Trace header(s) to put in front of the message, each ending in CRLF.
     pub trace: &'a [u8],
-    /// The message as the client sent it.
-    pub body: &'a [u8],
+    /// The message as the client sent it (bytes, or a body spooled to disk).
+    pub body: &'a dyn BodySource,
     /// Distinct local account ids whose INBOX receives it.
     pub local_accounts: &'a [i64],
     /// Distinct remote recipient addresses to queue for delivery.
@@ -56,17 +55,17 @@ impl Store {
         let mut touched: Vec<i64> = Vec::new();
         let result = (|| -> Result<()> {
             let mut local_size = 0;
+            let mut queued_size = 0;
             if !d.local_accounts.is_empty() {
                 let id = new_message_id();
-                self.blobs.write(&id, &[return_path.as_bytes(), d.trace, d.body])?;
-                local_size = return_path.len() + d.trace.len() + d.body.len();
                 written.push(id.clone());
+                local_size = self.blobs.write_with_body(&id, &[return_path.as_bytes(), d.trace], d.body)?;
                 receipt.local_id = Some(id);
             }
             if !d.remote.is_empty() {
                 let id = new_message_id();
-                self.blobs.write(&id, &[d.trace, d.body])?;
                 written.push(id.clone());
+                queued_size = self.blobs.write_with_body(&id, &[d.trace], d.body)?;
                 receipt.queued_id = Some(id);
             }
             let now = now_unix();
@@ -95,7 +94,7 @@ impl Store {
             if let Some(id) = &receipt.queued_id {
                 tx.execute(
                     "INSERT INTO messages (id, size, received_at) VALUES (?1, ?2, ?3)",
-                    params![id, (d.trace.len() + d.body.len()) as i64, now],
+                    params![id, queued_size as i64, now],
                 )?;
                 let mut q = tx.prepare_cached(
                     "INSERT INTO queue (message_id, sender, recipient, next_attempt_at, created_at, signable)

@@ -44,7 +44,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use rusqlite::Connection;
 
 pub use append::{AppendItem, Placed};
-pub use blobs::BlobStore;
+pub use blobs::{BlobStore, BodySource};
 pub use changes::{ChangeListener, FlagChange};
 pub use deliver::{Delivery, DeliveryReceipt};
 pub use directory::{Account, Alias, Domain, ListInfo, normalize_address, normalize_domain, split_address};
