@@ -58,6 +58,14 @@ impl BlobStore {
         fs::read(self.path(id))
     }
 
+    /// Opens message `id` for reading in pieces.
+    pub fn open_file(&self, id: &str) -> io::Result<File> {
+        if !Self::valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("bad message id {id:?}")));
+        }
+        File::open(self.path(id))
+    }
+
     /// Removes message `id`; a missing file is not an error.
     pub fn remove(&self, id: &str) -> io::Result<()> {
         if !Self::valid_id(id) {
