@@ -266,6 +266,17 @@ impl<B: ImapBackend> Session<B> {
             self.bad(Some(tag), "Invalid folder name encoding");
             return Flow::Continue;
         };
+        if messages.len() > self.cfg.limits.max_append_messages {
+            tracing::info!(
+                session = self.id,
+                messages = messages.len(),
+                limit = self.cfg.limits.max_append_messages,
+                "imap append refused: too many messages"
+            );
+            let text = self.too_many_messages();
+            self.tagged(tag, &text);
+            return Flow::Continue;
+        }
         let max = self.cfg.max_message_size;
         let mut items = Vec::with_capacity(messages.len());
         for m in &messages {
