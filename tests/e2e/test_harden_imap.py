@@ -122,7 +122,7 @@ def test_mime_part_bomb_answers_with_bounded_memory_and_stays_readable(own_serve
         b"From: sender@remote.test\r\nTo: alice@example.test\r\nSubject: part bomb\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
     )
-    body = head + b"--b\r\n\r\n" * 1_000_000 + b"--b--\r\n"
+    body = head + b"--b\r\n\r\n" * 1_000_000 + b"--b\r\n\r\nneedle-at-the-end\r\n--b--\r\n"
     with login(own_server) as c:
         c.ok("SELECT INBOX")
         c.ok("APPEND INBOX ", body)
@@ -140,6 +140,13 @@ def test_mime_part_bomb_answers_with_bounded_memory_and_stays_readable(own_serve
         c.send(f"{tag} FETCH 1 (BODY.PEEK[])\r\n".encode())
         tagged, matched = read_fetch_streaming(c, tag, body)
         assert tagged.startswith("OK") and matched == 1, tagged
+        # SEARCH TEXT reads the same message: bounded too, and every word found.
+        hwm_before = own_server.status_field("VmHWM")
+        r = c.ok("SEARCH TEXT needle-at-the-end")
+        grew = own_server.status_field("VmHWM") - hwm_before
+        print(f"part bomb SEARCH TEXT: VmHWM grew {grew / MiB:.1f} MiB")
+        assert r.named("SEARCH") == ["SEARCH 1"], r
+        assert grew < 40 * MiB, f"VmHWM grew by {grew / MiB:.1f} MiB for one SEARCH TEXT"
 
 
 # ---------------------------------------------------------------- literals before login
