@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mailroom import RawIMAP, make_message
+from mailroom import RawIMAP, make_message, wait_for
 
 MiB = 1024 * 1024
 
@@ -284,3 +284,60 @@ def test_two_sessions_cannot_both_fill_the_last_of_a_quota(own_server):
         assert used <= 100, r
     files = [f for f in (own_server.data_dir / "messages").glob("*/*.eml")]
     assert len(files) == 1, f"the refused message left files behind: {files}"
+
+
+# ---------------------------------------------------------------- large APPENDs after login
+
+
+def test_large_appends_are_spooled_to_disk_not_held_in_memory(own_server):
+    """4 logged-in clients APPEND 19 MB each at once: the server's peak memory
+    grows by far less than the 76 MB of bodies, and every message is stored
+    byte for byte. A first round of 2 MB APPENDs warms the server up (worker
+    threads for the file writes), so what is measured is what grows with
+    the size of the bodies."""
+    results: dict = {}
+
+    def append(i: int, body: bytes) -> None:
+        with login(own_server) as c:
+            results[i] = c.cmd("APPEND INBOX ", body, literal_plus=(i % 2 == 0))
+
+    def round_of(bodies: list[bytes]) -> None:
+        results.clear()
+        threads = [threading.Thread(target=append, args=(i, b)) for i, b in enumerate(bodies)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for i in range(len(bodies)):
+            assert results[i].status == "OK", results[i]
+
+    round_of([big_message(2_000_000, f"warm{i}") for i in range(4)])
+    bodies = [big_message(19_000_000, f"spool{i}") for i in range(4)]
+    hwm_before = own_server.status_field("VmHWM")
+    round_of(bodies)
+    grew = own_server.status_field("VmHWM") - hwm_before
+    print(f"\n4 x 19 MB APPEND: VmHWM grew {grew / MiB:.1f} MiB")
+    assert grew < 20 * MiB, f"VmHWM grew by {grew / MiB:.1f} MiB"
+    with login(own_server) as c:
+        c.ok("EXAMINE INBOX")
+        for i in range(4):
+            r = c.ok(f"SEARCH SUBJECT spool{i}")
+            (n,) = r.named("SEARCH")[0].split()[1:]
+            tag = c.next_tag()
+            c.send(f"{tag} FETCH {n} (BODY.PEEK[])\r\n".encode())
+            tagged, matched = read_fetch_streaming(c, tag, bodies[i])
+            assert tagged.startswith("OK") and matched == 1, tagged
+    leftovers = list((own_server.data_dir / "messages" / "tmp").iterdir())
+    assert not leftovers, f"spool files left behind: {leftovers}"
+
+
+def test_a_spooled_append_cut_off_leaves_no_file(own_server):
+    tmp = own_server.data_dir / "messages" / "tmp"
+    c = login(own_server)
+    c.send(b"A1 APPEND INBOX {5000000+}\r\n" + b"x" * 2_000_000)
+    time.sleep(0.5)
+    c.close()
+    wait_for(lambda: not list(tmp.iterdir()), timeout=10, what="the spool file to go")
+    with login(own_server) as again:
+        r = again.ok("STATUS INBOX (MESSAGES)")
+        assert "MESSAGES 0" in r.untagged[0], r

@@ -14,6 +14,7 @@
 use mailroom_transport::{Connection, LineRead};
 
 use crate::parse::literal_at_end;
+use crate::spool::{SPOOL_AT, Spool};
 
 /// Size limits for reading commands.
 #[derive(Debug, Clone, Copy)]
@@ -101,11 +102,20 @@ fn is_append(buf: &[u8]) -> bool {
 }
 
 /// Reads one command. Sends `+ ` continuation requests for synchronising
-/// literals. `authenticated` selects the literal limit before login. `Err`
+/// literals. `authenticated` selects the literal limit before login. With a
+/// `spool`, APPEND literals over [`SPOOL_AT`] go to files (see
+/// [`crate::spool`]) and a token takes their place in the command. `Err`
 /// only for I/O errors (including the read timeout).
-pub async fn read_command(conn: &mut Connection, limits: &Limits, authenticated: bool) -> std::io::Result<Frame> {
+pub async fn read_command(
+    conn: &mut Connection,
+    limits: &Limits,
+    authenticated: bool,
+    mut spool: Option<(&mut Spool, &mailroom_store::Store)>,
+) -> std::io::Result<Frame> {
     let mut buf: Vec<u8> = Vec::new();
     let mut literals: usize = 0;
+    // Octets of this command spooled to files (they count against the limit).
+    let mut spooled: usize = 0;
     loop {
         let line = match conn.read_line(limits.max_line).await? {
             LineRead::Line(l) => l,
@@ -128,7 +138,10 @@ pub async fn read_command(conn: &mut Connection, limits: &Limits, authenticated:
         } else {
             (limits.max_command, Refusal::TooLarge)
         };
-        let fits = usize::try_from(lit.len).ok().and_then(|n| n.checked_add(buf.len())).is_some_and(|t| t <= cap);
+        let fits = usize::try_from(lit.len)
+            .ok()
+            .and_then(|n| n.checked_add(buf.len())?.checked_add(spooled))
+            .is_some_and(|t| t <= cap);
         // One literal more than the message limit: the mailbox name may be one.
         let refusal = if !fits {
             Some(over)
@@ -158,6 +171,16 @@ pub async fn read_command(conn: &mut Connection, limits: &Limits, authenticated:
             conn.send(b"+ Ready for literal data\r\n").await?;
         }
         let n = lit.len as usize;
+        if let Some((spool, store)) = spool.as_mut().filter(|_| authenticated && append && n > SPOOL_AT) {
+            let Some(token) = spool.receive(store, conn, n).await? else { return Ok(Frame::Eof) };
+            spooled += n;
+            // `{n}` or `{n+}` at the end of the line becomes `{token length}`.
+            let head = buf.iter().rposition(|&b| b == b'{').unwrap_or(buf.len());
+            buf.truncate(head);
+            buf.extend_from_slice(format!("{{{}}}\r\n", token.len()).as_bytes());
+            buf.extend_from_slice(&token);
+            continue;
+        }
         buf.reserve(n);
         if !conn.read_chunk(n, &mut buf, n).await? {
             return Ok(Frame::Eof);

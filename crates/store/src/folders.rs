@@ -341,7 +341,7 @@ mod tests {
         s.add_domain("example.test").unwrap();
         let a = s.add_account("alice@example.test", Some("pw"), 0).unwrap().id;
         let inbox = s.mailbox(a, "INBOX").unwrap().unwrap().id;
-        let item = AppendItem { flags: String::new(), internal_date: None, data: b"a\r\n" };
+        let item = AppendItem { flags: String::new(), internal_date: None, data: b"a\r\n", file: None };
         s.append(inbox, &[item.clone(), item.clone(), item]).unwrap();
         // The first session saw UIDs 1 and 2 only: 3 stays for the next one.
         assert_eq!(s.claim_recent_until(inbox, 3).unwrap(), 1);

@@ -47,7 +47,8 @@ fn running_usage_follows_every_change() {
     assert_consistent(&s, "delivery to two accounts");
     assert!(s.account_usage(a).unwrap() > 0);
     let inbox = s.mailbox(a, "INBOX").unwrap().unwrap().id;
-    let item = AppendItem { flags: String::new(), internal_date: None, data: b"Subject: two\r\n\r\nappended\r\n" };
+    let item =
+        AppendItem { flags: String::new(), internal_date: None, data: b"Subject: two\r\n\r\nappended\r\n", file: None };
     s.append(inbox, &[item.clone(), item]).unwrap();
     assert_consistent(&s, "append");
     let archive = s.mailbox(a, "Archive").unwrap().unwrap().id;

@@ -77,6 +77,8 @@ pub(crate) struct Session<B: ImapBackend> {
     pub closing: bool,
     /// Where in `out` the current command's tagged completion starts.
     pub tagged_at: Option<usize>,
+    /// APPEND literals of the current command spooled to disk.
+    pub spool: crate::spool::Spool,
 }
 
 /// Responses are sent in pieces of about this size while a command runs.
@@ -97,6 +99,7 @@ impl<B: ImapBackend> Session<B> {
             out: Vec::with_capacity(1024),
             closing: false,
             tagged_at: None,
+            spool: crate::spool::Spool::default(),
         }
     }
 
@@ -110,7 +113,12 @@ impl<B: ImapBackend> Session<B> {
         }
         loop {
             let frame = tokio::select! {
-                f = read_command(&mut self.conn, &self.cfg.limits, self.user.is_some()) => f,
+                f = read_command(
+                    &mut self.conn,
+                    &self.cfg.limits,
+                    self.user.is_some(),
+                    Some((&mut self.spool, self.backend.store())),
+                ) => f,
                 _ = self.cfg.shutdown.triggered() => {
                     let _ = self.conn.send(b"* BYE Server shutting down, please reconnect shortly\r\n").await;
                     break;
@@ -174,6 +182,8 @@ impl<B: ImapBackend> Session<B> {
                     }
                 },
             };
+            // Spooled literals the command did not take are removed.
+            self.spool.files.clear();
             if self.flush().await.is_err() {
                 break;
             }
