@@ -207,6 +207,18 @@ impl mailroom_smtp::Backend for MailBackend {
                 remote.push(addr.clone());
             }
         }
+        // The quota applies to direct recipients only (mail through an alias
+        // or list is delivered over quota, see docs "Decisions/Quota").
+        let direct: Vec<i64> = env
+            .local
+            .iter()
+            .filter_map(|t| match t {
+                Target::Account { id, address } if env.recipients.iter().any(|r| r.eq_ignore_ascii_case(address)) => {
+                    Some(*id)
+                }
+                _ => None,
+            })
+            .collect();
         let body = Spooled(body);
         let delivery = Delivery {
             sender: &env.sender,
@@ -216,7 +228,7 @@ impl mailroom_smtp::Backend for MailBackend {
             remote: &remote,
             signable: may_be_signed(env),
         };
-        match self.store.deliver(&delivery) {
+        match self.store.deliver_within_quota(&delivery, &direct) {
             Ok(receipt) => {
                 tracing::info!(
                     target: SMTP_TARGET,
@@ -249,6 +261,17 @@ impl mailroom_smtp::Backend for MailBackend {
                     self.queue_notify.notify_one();
                 }
                 Ok(receipt.display_id().to_string())
+            }
+            Err(mailroom_store::Error::OverQuota(why)) => {
+                tracing::info!(
+                    target: SMTP_TARGET,
+                    session = env.session_id,
+                    from = %env.sender,
+                    peer = %env.peer,
+                    size = body.len(),
+                    "message refused at delivery: mailbox full"
+                );
+                Err(DeliverError::MailboxFull(why))
             }
             Err(e) => Err(DeliverError::Temporary(e.to_string())),
         }

@@ -284,6 +284,37 @@ pub const SETTINGS: &[SettingDef] = &[
         default: "131072",
         kind: Kind::Number { min: 4096, max: 64 << 20 },
     },
+    // --- IMAP limits
+    SettingDef {
+        key: "imap_max_fetch_items",
+        help: "Most data items one IMAP FETCH may ask for (repeated items count each time)",
+        default: "64",
+        kind: Kind::Number { min: 8, max: 10_000 },
+    },
+    SettingDef {
+        key: "imap_max_mime_parts",
+        help: "Most MIME parts of a message shown in its IMAP structure; later parts are shown as part of the last one",
+        default: "1000",
+        kind: Kind::Number { min: 10, max: 1_000_000 },
+    },
+    SettingDef {
+        key: "imap_max_mime_depth",
+        help: "Deepest nesting of MIME parts shown in a message's IMAP structure; deeper parts are shown as plain text",
+        default: "20",
+        kind: Kind::Number { min: 2, max: 40 },
+    },
+    SettingDef {
+        key: "imap_max_literal_unauthenticated",
+        help: "Largest IMAP literal accepted before logging in, in bytes (enough for a user name or password)",
+        default: "8192",
+        kind: Kind::Number { min: 1024, max: 1 << 20 },
+    },
+    SettingDef {
+        key: "imap_max_append_messages",
+        help: "Most messages one IMAP APPEND (MULTIAPPEND) may add at once",
+        default: "1000",
+        kind: Kind::Number { min: 1, max: 100_000 },
+    },
 ];
 
 /// Finds a setting by key.
@@ -504,6 +535,16 @@ pub struct Config {
     pub outbound_max_addresses_per_host: usize,
     /// SMTP message bodies larger than this go to a spool file.
     pub smtp_spool_threshold: usize,
+    /// Items per IMAP FETCH.
+    pub imap_max_fetch_items: usize,
+    /// MIME parts shown per message.
+    pub imap_max_mime_parts: usize,
+    /// MIME nesting shown per message.
+    pub imap_max_mime_depth: usize,
+    /// Largest IMAP literal before login.
+    pub imap_max_literal_unauthenticated: usize,
+    /// Messages per IMAP MULTIAPPEND.
+    pub imap_max_append_messages: usize,
 }
 
 impl Config {
@@ -567,6 +608,11 @@ impl Config {
             outbound_max_mx_hosts: num("outbound_max_mx_hosts")? as usize,
             outbound_max_addresses_per_host: num("outbound_max_addresses_per_host")? as usize,
             smtp_spool_threshold: num("smtp_spool_threshold")? as usize,
+            imap_max_fetch_items: num("imap_max_fetch_items")? as usize,
+            imap_max_mime_parts: num("imap_max_mime_parts")? as usize,
+            imap_max_mime_depth: num("imap_max_mime_depth")? as usize,
+            imap_max_literal_unauthenticated: num("imap_max_literal_unauthenticated")? as usize,
+            imap_max_append_messages: num("imap_max_append_messages")? as usize,
         })
     }
 }

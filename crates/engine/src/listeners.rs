@@ -352,7 +352,12 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: A
                 max_command: c.imap_max_literal,
                 // Room for the command words and flags around the message.
                 max_append: c.max_message_size + 64 * 1024,
+                max_unauthenticated: c.imap_max_literal_unauthenticated,
+                max_append_messages: c.imap_max_append_messages,
             };
+            cfg.max_fetch_items = c.imap_max_fetch_items;
+            cfg.mime_limits =
+                mailroom_imap::mime::MimeLimits { max_parts: c.imap_max_mime_parts, max_depth: c.imap_max_mime_depth };
             cfg.idle_timeout = c.imap_idle_timeout;
             cfg.shutdown = ctx.shutdown.clone();
             mailroom_imap::serve(conn, ctx.backend.clone(), Arc::new(cfg), ip, session_id).await;

@@ -6,6 +6,7 @@ use mailroom_transport::Shutdown;
 use tokio_rustls::TlsAcceptor;
 
 use crate::framing::Limits;
+use crate::mime::MimeLimits;
 
 /// Per-listener IMAP settings.
 #[derive(Clone)]
@@ -29,21 +30,29 @@ pub struct ImapConfig {
     pub login_timeout: Duration,
     /// Fires when the server stops: sessions say BYE between commands.
     pub shutdown: Shutdown,
+    /// Most data items in one FETCH (repeated items count each time).
+    pub max_fetch_items: usize,
+    /// How much of a message's MIME tree FETCH shows.
+    pub mime_limits: MimeLimits,
 }
 
 impl ImapConfig {
     /// Safe defaults: no STARTTLS, no plaintext logins, 64 KiB lines, 1 MiB
-    /// commands, 50 MB messages, 30-minute idle timeout, 2 minutes to log in.
+    /// commands, 50 MB messages, 8 KiB literals before login, 1000 messages
+    /// per APPEND, 64 FETCH items, 1000 MIME parts 20 deep, 30-minute idle
+    /// timeout, 2 minutes to log in.
     pub fn new(hostname: impl Into<String>) -> Self {
         Self {
             hostname: hostname.into(),
             tls: None,
             allow_plaintext_auth: false,
-            limits: Limits { max_line: 64 * 1024, max_command: 1024 * 1024, max_append: 51 * 1024 * 1024 },
+            limits: Limits::default(),
             max_message_size: 50 * 1024 * 1024,
             idle_timeout: Duration::from_secs(30 * 60),
             login_timeout: Duration::from_secs(120),
             shutdown: Shutdown::never(),
+            max_fetch_items: 64,
+            mime_limits: MimeLimits::default(),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod mutf7;
 pub mod parse;
 pub mod query;
 mod session;
+pub mod spool;
 pub mod types;
 pub mod wire;
 

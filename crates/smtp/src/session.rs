@@ -107,6 +107,9 @@ pub enum DeliverError {
     Temporary(String),
     /// Will never work.
     Permanent(String),
+    /// A recipient's mailbox filled up since RCPT (another message got
+    /// there first): 552 5.2.2, nothing stored.
+    MailboxFull(String),
 }
 
 /// A message ready to be stored.
@@ -727,6 +730,9 @@ impl<B: Backend> Session<B> {
                 r(451, "4.3.0", "Could not store the message now, please try again later")
             }
             Err(DeliverError::Permanent(why)) => self.fail(554, "5.0.0", format!("Message refused: {why}")),
+            Err(DeliverError::MailboxFull(why)) => {
+                self.reject(Rejection::MailboxFull, 552, "5.2.2", format!("Message refused: {why}"))
+            }
         }
     }
 

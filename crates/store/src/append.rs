@@ -20,8 +20,11 @@ pub struct AppendItem<'a> {
     pub flags: String,
     /// INTERNALDATE (unix seconds); `None` = now.
     pub internal_date: Option<i64>,
-    /// The message bytes.
+    /// The message bytes (ignored when `file` is given).
     pub data: &'a [u8],
+    /// A file in the message directory's `tmp/` holding the message (a large
+    /// APPEND spooled to disk): it is moved into place, not copied.
+    pub file: Option<&'a std::path::Path>,
 }
 
 /// Where messages went: the destination's UIDVALIDITY and new UIDs.
@@ -36,16 +39,20 @@ pub struct Placed {
 /// Fails with [`Error::OverQuota`] if adding `extra` octets to the folder's
 /// account would exceed its quota.
 fn check_quota(tx: &rusqlite::Connection, mailbox_id: i64, extra: u64) -> Result<()> {
-    let (account, quota): (i64, i64) = tx.query_row(
-        "SELECT a.id, a.quota_bytes FROM mailboxes b JOIN accounts a ON a.id = b.account_id WHERE b.id = ?1",
-        [mailbox_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let account: i64 = tx.query_row("SELECT account_id FROM mailboxes WHERE id = ?1", [mailbox_id], |r| r.get(0))?;
+    check_account_quota(tx, account, extra)
+}
+
+/// Fails with [`Error::OverQuota`] if adding `extra` octets to the account
+/// would exceed its quota (0: none). Reads the running usage figure, so it
+/// costs one row whatever the mailbox holds.
+pub(crate) fn check_account_quota(tx: &rusqlite::Connection, account: i64, extra: u64) -> Result<()> {
+    let quota: i64 = tx.query_row("SELECT quota_bytes FROM accounts WHERE id = ?1", [account], |r| r.get(0))?;
     if quota <= 0 {
         return Ok(());
     }
     let used = account_usage_in(tx, account)?;
-    if used + extra > quota as u64 {
+    if used.saturating_add(extra) > quota as u64 {
         return Err(Error::OverQuota(format!(
             "the mailbox is full ({} of {} MB used)",
             used / 1_000_000,
@@ -75,14 +82,21 @@ impl Store {
         let ids: Vec<String> = items.iter().map(|_| new_message_id()).collect();
         let mut written = Vec::new();
         let result = (|| -> Result<Placed> {
+            let mut sizes = Vec::with_capacity(items.len());
             for (id, item) in ids.iter().zip(items) {
-                self.blobs.write(id, &[item.data])?;
+                match item.file {
+                    Some(tmp) => sizes.push(self.blobs.adopt(id, tmp)?),
+                    None => {
+                        self.blobs.write(id, &[item.data])?;
+                        sizes.push(item.data.len() as u64);
+                    }
+                }
                 written.push(id.clone());
             }
             let now = now_unix();
             let mut conn = self.conn();
             let tx = conn.transaction()?;
-            let total: u64 = items.iter().map(|i| i.data.len() as u64).sum();
+            let total: u64 = sizes.iter().sum();
             check_quota(&tx, mailbox_id, total)?;
             let (first, validity, modseq) = take_uids(&tx, mailbox_id, items.len() as u32)?;
             let mut placed = Placed { uid_validity: validity, uids: Vec::with_capacity(items.len()) };
@@ -92,9 +106,9 @@ impl Store {
                     "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, flags, internal_date, modseq)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
-                for (i, (id, item)) in ids.iter().zip(items).enumerate() {
+                for (i, ((id, item), size)) in ids.iter().zip(items).zip(&sizes).enumerate() {
                     let uid = first + i as u32;
-                    msg.execute(params![id, item.data.len() as i64, now])?;
+                    msg.execute(params![id, *size as i64, now])?;
                     put.execute(params![mailbox_id, uid, id, item.flags, item.internal_date.unwrap_or(now), modseq])?;
                     placed.uids.push((0, uid));
                 }

@@ -129,6 +129,31 @@ impl BlobStore {
         Ok(size)
     }
 
+    /// A new, unused name for a file to write in `messages/tmp` and later
+    /// [`BlobStore::adopt`]; left-overs are swept like any unfinished write.
+    pub fn new_tmp_path(&self) -> PathBuf {
+        self.root.join("tmp").join(format!("{}.spool.tmp", new_message_id()))
+    }
+
+    /// Makes the file at `tmp` (written by the caller inside
+    /// [`BlobStore::tmp_dir`]) message `id`: fsynced, renamed into place,
+    /// the rename made durable. Returns its size.
+    pub fn adopt(&self, id: &str, tmp: &Path) -> io::Result<u64> {
+        if !Self::valid_id(id) {
+            return Err(io::Error::other(format!("bad message id {id:?}")));
+        }
+        let size = {
+            let f = File::open(tmp)?;
+            f.sync_all()?;
+            f.metadata()?.len()
+        };
+        let dir = self.root.join(id.get(..2).unwrap_or("--"));
+        fs::create_dir_all(&dir)?;
+        fs::rename(tmp, self.path(id))?;
+        sync_dir(&dir)?;
+        Ok(size)
+    }
+
     /// Reads message `id` whole.
     pub fn read(&self, id: &str) -> io::Result<Vec<u8>> {
         if !Self::valid_id(id) {
@@ -159,6 +184,14 @@ impl BlobStore {
                 return Ok(out);
             }
         }
+    }
+
+    /// Opens message `id` for reading in pieces.
+    pub fn open_file(&self, id: &str) -> io::Result<File> {
+        if !Self::valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("bad message id {id:?}")));
+        }
+        File::open(self.path(id))
     }
 
     /// Removes message `id`; a missing file is not an error.

@@ -2,6 +2,7 @@
 
 use rusqlite::params;
 
+use crate::append::check_account_quota;
 use crate::blobs::{BodySource, new_message_id};
 use crate::{Error, Result, Store, now_unix};
 
@@ -46,6 +47,16 @@ impl Store {
     /// Returns only once everything is durable: files fsynced, then one
     /// database transaction committed with `synchronous=FULL`.
     pub fn deliver(&self, d: &Delivery<'_>) -> Result<DeliveryReceipt> {
+        self.deliver_within_quota(d, &[])
+    }
+
+    /// [`Store::deliver`], refusing the whole message with
+    /// [`Error::OverQuota`] (nothing stored) if it would take one of
+    /// `quota_accounts` over its quota. Checked inside the transaction that
+    /// stores the message, so two deliveries that each passed the RCPT check
+    /// cannot both fill the last of a quota. The accounts reached through an
+    /// alias or a list are left out by the caller: they get mail over quota.
+    pub fn deliver_within_quota(&self, d: &Delivery<'_>, quota_accounts: &[i64]) -> Result<DeliveryReceipt> {
         if d.local_accounts.is_empty() && d.remote.is_empty() {
             return Err(Error::Invalid("a message needs at least one recipient".into()));
         }
@@ -71,6 +82,12 @@ impl Store {
             let now = now_unix();
             let mut conn = self.conn();
             let tx = conn.transaction()?;
+            for account in quota_accounts.iter().filter(|a| d.local_accounts.contains(a)) {
+                if let Err(e) = check_account_quota(&tx, *account, local_size as u64) {
+                    tracing::info!(account, size = local_size, "delivery refused: over quota");
+                    return Err(e);
+                }
+            }
             if let Some(id) = &receipt.local_id {
                 tx.execute(
                     "INSERT INTO messages (id, size, received_at) VALUES (?1, ?2, ?3)",

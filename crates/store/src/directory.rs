@@ -196,10 +196,7 @@ impl Store {
             .exists(params![domain_id, local])?)
     }
 
-    const ACCOUNT_SELECT: &'static str = "SELECT a.id, a.local_part || '@' || d.name, a.quota_bytes,
-            (SELECT COALESCE(SUM(m.size), 0) FROM mailboxes b
-               JOIN mailbox_messages mm ON mm.mailbox_id = b.id
-               JOIN messages m ON m.id = mm.message_id WHERE b.account_id = a.id),
+    const ACCOUNT_SELECT: &'static str = "SELECT a.id, a.local_part || '@' || d.name, a.quota_bytes, a.used_bytes,
             a.enabled, a.is_admin, a.password_hash IS NOT NULL
          FROM accounts a JOIN domains d ON d.id = a.domain_id";
 

@@ -37,6 +37,8 @@ mod resolve;
 pub mod schema;
 mod settings;
 mod stats;
+#[cfg(test)]
+mod usage_tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};

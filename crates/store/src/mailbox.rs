@@ -151,6 +151,14 @@ impl Store {
         })
     }
 
+    /// The file of a stored message, open for reading in pieces.
+    pub fn open_message(&self, message_id: &str) -> Result<std::fs::File> {
+        self.blobs.open_file(message_id).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(format!("message {message_id} is gone")),
+            _ => Error::Io(e),
+        })
+    }
+
     /// Removes messages from a folder by UID in one transaction, records
     /// them as expunged (for QRESYNC), then frees the stored bytes nobody
     /// refers to any more. Returns the UIDs that went, ascending.

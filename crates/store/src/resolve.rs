@@ -91,10 +91,7 @@ fn direct_account(conn: &rusqlite::Connection, address: &str) -> Result<Option<(
     let Some((local, domain)) = split_address(address) else { return Ok(None) };
     Ok(conn
         .query_row(
-            "SELECT a.id, a.enabled, a.quota_bytes,
-                (SELECT COALESCE(SUM(m.size), 0) FROM mailboxes b
-                   JOIN mailbox_messages mm ON mm.mailbox_id = b.id
-                   JOIN messages m ON m.id = mm.message_id WHERE b.account_id = a.id)
+            "SELECT a.id, a.enabled, a.quota_bytes, a.used_bytes
              FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ?1 AND a.local_part = ?2",
             params![domain, local],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),

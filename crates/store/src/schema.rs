@@ -163,6 +163,25 @@ pub const MIGRATIONS: &[&str] = &[
     // 6: whether a queued message may carry our DKIM signature (its From: was checked on the way in).
     // Rows queued before this version were not checked, so they stay unsigned.
     "ALTER TABLE queue ADD COLUMN signable INTEGER NOT NULL DEFAULT 0;",
+    // 7: running mailbox usage per account, kept by triggers in the same
+    // transaction as every change of a folder's messages (quota checks read
+    // one column instead of summing the account's messages).
+    "ALTER TABLE accounts ADD COLUMN used_bytes INTEGER NOT NULL DEFAULT 0;
+    UPDATE accounts SET used_bytes = (SELECT COALESCE(SUM(m.size), 0) FROM mailboxes b
+        JOIN mailbox_messages mm ON mm.mailbox_id = b.id
+        JOIN messages m ON m.id = mm.message_id WHERE b.account_id = accounts.id);
+    CREATE TRIGGER usage_after_insert AFTER INSERT ON mailbox_messages BEGIN
+        UPDATE accounts SET used_bytes = used_bytes + COALESCE((SELECT size FROM messages WHERE id = NEW.message_id), 0)
+        WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+    END;
+    CREATE TRIGGER usage_after_delete AFTER DELETE ON mailbox_messages BEGIN
+        UPDATE accounts SET used_bytes = used_bytes - COALESCE((SELECT size FROM messages WHERE id = OLD.message_id), 0)
+        WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+    END;
+    -- A folder's messages go before the folder, while it still names its account.
+    CREATE TRIGGER usage_before_folder_delete BEFORE DELETE ON mailboxes BEGIN
+        DELETE FROM mailbox_messages WHERE mailbox_id = OLD.id;
+    END;",
 ];
 
 /// Brings the database up to the newest schema version.

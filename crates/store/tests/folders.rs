@@ -16,7 +16,7 @@ fn store() -> (tempfile::TempDir, Store, i64) {
 }
 
 fn item(data: &[u8]) -> AppendItem<'_> {
-    AppendItem { flags: String::new(), internal_date: Some(1_700_000_000), data }
+    AppendItem { flags: String::new(), internal_date: Some(1_700_000_000), data, file: None }
 }
 
 fn names(s: &Store, account: i64) -> Vec<String> {

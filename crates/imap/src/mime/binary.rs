@@ -51,6 +51,20 @@ pub(crate) fn binary(raw: &[u8], root: &Entity, part: &[u32]) -> Result<Vec<u8>,
     Ok(out)
 }
 
+/// Whether BINARY[`part`] would fail with [`BinaryError::UnknownCte`],
+/// found without decoding anything.
+pub(crate) fn unknown_cte(raw: &[u8], root: &Entity, part: &[u32]) -> bool {
+    if part.is_empty() {
+        return false;
+    }
+    match resolve(root, part) {
+        Some(e) if matches!(e.kind, Kind::Leaf) || e.is_encoded(raw) => {
+            !matches!(e.transfer_encoding(raw).as_str(), "7bit" | "8bit" | "binary" | "base64" | "quoted-printable")
+        }
+        _ => false,
+    }
+}
+
 /// Appends `e` (header and body) with its leaves decoded.
 fn rebuild_entity(out: &mut Vec<u8>, raw: &[u8], e: &Entity) {
     let rewrite = e.is_encoded(raw);

@@ -18,6 +18,8 @@ mod structure;
 mod tree;
 
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod tests;
 
 pub use address::Address;
@@ -30,19 +32,49 @@ use address::{Item, parse_address_list};
 use headers::{decode_words, unfold};
 use tree::{Entity, Kind};
 
+/// How much of a message's MIME tree is parsed: hostile messages with
+/// millions of parts (or parts nested thousands deep) cost no more than this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MimeLimits {
+    /// Most entities in the tree, the message itself included.
+    pub max_parts: usize,
+    /// Deepest nesting of multiparts and attached messages (at most 40).
+    pub max_depth: usize,
+}
+
+impl Default for MimeLimits {
+    /// 1000 parts, 20 deep.
+    fn default() -> Self {
+        Self { max_parts: 1000, max_depth: 20 }
+    }
+}
+
 /// A parsed message, borrowing the raw bytes.
 #[derive(Debug, Clone)]
 pub struct MimeMessage<'a> {
     raw: &'a [u8],
     root: Entity,
+    truncated: bool,
 }
 
-/// Parses `raw` (the message as stored). Never fails.
+/// Parses `raw` (the message as stored) within the default limits. Never fails.
 pub fn parse(raw: &[u8]) -> MimeMessage<'_> {
-    MimeMessage { raw, root: tree::parse_message(raw) }
+    parse_with(raw, MimeLimits::default())
+}
+
+/// Parses `raw` within `limits`. Never fails; see [`MimeMessage::truncated`].
+pub fn parse_with(raw: &[u8], limits: MimeLimits) -> MimeMessage<'_> {
+    let (root, truncated) = tree::parse_message(raw, limits);
+    MimeMessage { raw, root, truncated }
 }
 
 impl<'a> MimeMessage<'a> {
+    /// Whether the part or depth limit cut the tree short (the parts past it
+    /// are shown as the body of the last part kept, or as text/plain).
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
     /// The raw message.
     pub fn raw(&self) -> &'a [u8] {
         self.raw
@@ -82,6 +114,12 @@ impl<'a> MimeMessage<'a> {
     /// An empty `part` is the whole message, every leaf decoded.
     pub fn binary(&self, part: &[u32]) -> Result<Vec<u8>, BinaryError> {
         binary::binary(self.raw, &self.root, part)
+    }
+
+    /// Whether [`Self::binary`] of `part` fails with [`BinaryError::UnknownCte`]
+    /// (checked without decoding).
+    pub fn binary_unknown_cte(&self, part: &[u32]) -> bool {
+        binary::unknown_cte(self.raw, &self.root, part)
     }
 
     /// BINARY.SIZE[`part`]: the length of [`Self::binary`].

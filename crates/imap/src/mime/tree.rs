@@ -9,9 +9,19 @@ use std::ops::Range;
 use super::headers::{Field, find_field, unfold};
 use super::params::{ContentType, parse_content_type};
 
-/// Nesting limit (multiparts plus encapsulated messages); deeper composite
-/// entities are treated as text/plain so hostile input cannot exhaust the stack.
-const MAX_DEPTH: usize = 40;
+use super::MimeLimits;
+
+/// What is left of the limits while one message is split.
+struct Budget {
+    /// Entities not yet handed out (the root took one).
+    parts_left: usize,
+    /// Nesting limit (multiparts plus encapsulated messages); deeper
+    /// composite entities are treated as text/plain, so hostile input can
+    /// exhaust neither the stack nor memory.
+    max_depth: usize,
+    /// Whether a limit cut the tree short.
+    truncated: bool,
+}
 
 /// One MIME entity: its header block, its body and what the body holds.
 #[derive(Debug, Clone)]
@@ -86,12 +96,28 @@ impl Entity {
     }
 }
 
-/// Parses the whole message `raw` into its entity tree.
-pub(crate) fn parse_message(raw: &[u8]) -> Entity {
-    parse_entity(raw, 0..raw.len(), 0, Fallback::Text)
+/// Parses the whole message `raw` into its entity tree, with at most
+/// `limits.max_parts` entities nested at most `limits.max_depth` deep.
+/// Returns the tree and whether a limit cut it short.
+///
+/// Past the part limit, the last part a multipart may still have takes the
+/// rest of that multipart's body (as Dovecot does), and composite entities
+/// found with no parts left become text/plain: the tree stays valid, every
+/// byte stays reachable (BODY[] and BODY[TEXT] are cut from the raw bytes).
+pub(crate) fn parse_message(raw: &[u8], limits: MimeLimits) -> (Entity, bool) {
+    let mut budget = Budget {
+        parts_left: limits.max_parts.max(1) - 1,
+        max_depth: limits.max_depth.min(MAX_DEPTH_CAP),
+        truncated: false,
+    };
+    let root = parse_entity(raw, 0..raw.len(), 0, Fallback::Text, &mut budget);
+    (root, budget.truncated)
 }
 
-fn parse_entity(raw: &[u8], range: Range<usize>, depth: usize, default: Fallback) -> Entity {
+/// The deepest nesting ever followed, whatever the settings say (recursion).
+const MAX_DEPTH_CAP: usize = 40;
+
+fn parse_entity(raw: &[u8], range: Range<usize>, depth: usize, default: Fallback, budget: &mut Budget) -> Entity {
     let (fields, body_start) = split_header(raw, range.start, range.end);
     let mut media = match find_field(raw, &fields, "content-type") {
         Some(f) => parse_content_type(&unfold(f.value(raw))).unwrap_or_else(ContentType::default_text),
@@ -103,21 +129,27 @@ fn parse_entity(raw: &[u8], range: Range<usize>, depth: usize, default: Fallback
     let mut kind = Kind::Leaf;
     if media.main == "multipart" {
         let boundary = media.param("boundary").map(<[u8]>::to_vec).unwrap_or_default();
-        if depth >= MAX_DEPTH || boundary.is_empty() {
+        if depth >= budget.max_depth || budget.parts_left == 0 {
+            budget.truncated = true;
+            media = ContentType::default_text();
+        } else if boundary.is_empty() {
             media = ContentType::default_text();
         } else {
             let child_default = if media.sub == "digest" { Fallback::Message } else { Fallback::Text };
-            let parts = split_multipart(raw, body_start, range.end, &boundary)
-                .into_iter()
-                .map(|r| parse_entity(raw, r, depth + 1, child_default))
-                .collect();
+            let (ranges, cut) = split_multipart(raw, body_start, range.end, &boundary, budget.parts_left);
+            budget.truncated |= cut;
+            budget.parts_left -= ranges.len();
+            let parts = ranges.into_iter().map(|r| parse_entity(raw, r, depth + 1, child_default, budget)).collect();
             kind = Kind::Multipart(parts);
         }
     } else if media.main == "message" && (media.sub == "rfc822" || media.sub == "global") {
-        if depth >= MAX_DEPTH {
+        if depth >= budget.max_depth || budget.parts_left == 0 {
+            budget.truncated = true;
             media = ContentType::default_text();
         } else {
-            kind = Kind::Message(Box::new(parse_entity(raw, body_start..range.end, depth + 1, Fallback::Text)));
+            budget.parts_left -= 1;
+            let inner = parse_entity(raw, body_start..range.end, depth + 1, Fallback::Text, budget);
+            kind = Kind::Message(Box::new(inner));
         }
     }
     Entity { start: range.start, body_start, end: range.end, fields, media, kind }
@@ -222,8 +254,11 @@ fn before_line_break(raw: &[u8], pos: usize, min: usize) -> usize {
     p
 }
 
-/// The byte ranges of the body parts of a multipart body at `start..end`.
-fn split_multipart(raw: &[u8], start: usize, end: usize, boundary: &[u8]) -> Vec<Range<usize>> {
+/// The byte ranges of the body parts of a multipart body at `start..end`,
+/// at most `max` (at least one) of them: when more parts follow, the last one
+/// runs to the end of the body. Also says whether that happened.
+fn split_multipart(raw: &[u8], start: usize, end: usize, boundary: &[u8], max: usize) -> (Vec<Range<usize>>, bool) {
+    let max = max.max(1);
     let mut parts = Vec::new();
     let mut part_start: Option<usize> = None;
     let mut pos = start;
@@ -231,10 +266,14 @@ fn split_multipart(raw: &[u8], start: usize, end: usize, boundary: &[u8]) -> Vec
         let le = line_end(raw, pos, end);
         if let Some(close) = delimiter(raw, pos, le, boundary) {
             if let Some(ps) = part_start {
+                if !close && parts.len() + 1 == max {
+                    parts.push(ps..end);
+                    return (parts, true);
+                }
                 parts.push(ps..before_line_break(raw, pos, ps));
             }
             if close {
-                return parts;
+                return (parts, false);
             }
             part_start = Some(le);
         }
@@ -243,7 +282,7 @@ fn split_multipart(raw: &[u8], start: usize, end: usize, boundary: &[u8]) -> Vec
     if let Some(ps) = part_start {
         parts.push(ps..end);
     }
-    parts
+    (parts, false)
 }
 
 /// Number of text lines in `body`: line breaks, plus a final unterminated line.

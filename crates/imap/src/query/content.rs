@@ -231,8 +231,24 @@ fn append_body_text(out: &mut String, msg: &Message<'_>) {
 
 impl Content {
     /// Parses a whole message (headers and body).
+    ///
+    /// A message whose MIME tree is over the part or depth limits (a part
+    /// bomb) is not handed to mail-parser, which would build every part: its
+    /// body text comes from the bounded tree instead, where the last part
+    /// kept holds the rest of the bytes, so every word is still found.
     pub fn parse(raw: &[u8]) -> Content {
-        Self::build(raw, true)
+        let tree = crate::mime::parse(raw);
+        if !tree.truncated() {
+            return Self::build(raw, true);
+        }
+        tracing::debug!(size = raw.len(), "search text taken from the bounded mime tree");
+        let mut c = Self::build(raw, false);
+        for text in tree.body_texts() {
+            c.body_text.push_str(&text.to_lowercase());
+            c.body_text.push('\n');
+        }
+        c.body_text.shrink_to_fit();
+        c
     }
 
     /// Parses the header only: enough for SORT, THREAD and every search key
@@ -444,5 +460,18 @@ inner body\r\n\
         assert_eq!(message_ids(b"<a@\r\n b>"), vec!["a@b"]);
         assert_eq!(message_ids(b"\"<x@y>\" <a@b>"), vec!["a@b"]);
         assert!(message_ids(b"<nope> <@x> <<").is_empty());
+    }
+
+    #[test]
+    fn a_part_bomb_is_searched_without_parsing_every_part() {
+        let mut raw = b"Subject: bomb\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+        for _ in 0..50_000 {
+            raw.extend_from_slice(b"--b\r\n\r\n");
+        }
+        raw.extend_from_slice(b"--b\r\n\r\nThe NEEDLE at the end\r\n--b--\r\n");
+        let c = Content::parse(&raw);
+        assert!(c.body_text.contains("the needle at the end"));
+        assert_eq!(c.subject(), Some("bomb"));
+        assert!(c.body_text.len() < raw.len() + 1000);
     }
 }

@@ -12,7 +12,7 @@ use crate::backend::ImapBackend;
 use crate::mime::BinaryError;
 use crate::query::{compress, resolve_uids};
 use crate::types::{FetchAttr, FetchModifiers, Partial, Section, SectionText, SequenceSet};
-use crate::wire::{date_time, push_literal, push_string};
+use crate::wire::{date_time, push_string};
 
 /// The `[...]` part of a BODY response name, e.g. `1.2.HEADER.FIELDS (From)`.
 pub(crate) fn section_spec(section: &Section) -> String {
@@ -51,6 +51,17 @@ fn apply_partial(data: &[u8], partial: Option<Partial>) -> &[u8] {
     }
 }
 
+/// The (start, length) of `partial` within a body of `len` octets.
+fn partial_range(len: u64, partial: Option<Partial>) -> (u64, u64) {
+    match partial {
+        None => (0, len),
+        Some(p) => {
+            let start = u64::from(p.origin).min(len);
+            (start, u64::from(p.count).min(len - start))
+        }
+    }
+}
+
 fn partial_suffix(partial: Option<Partial>) -> String {
     partial.map(|p| format!("<{}>", p.origin)).unwrap_or_default()
 }
@@ -68,6 +79,16 @@ fn needs_content(a: &FetchAttr) -> bool {
             | FetchAttr::Binary { .. }
             | FetchAttr::BinarySize { .. }
     )
+}
+
+/// Whether an item needs the message's MIME tree (everything with content
+/// but the whole message, which is streamed from the file).
+fn needs_parse(a: &FetchAttr) -> bool {
+    match a {
+        FetchAttr::Rfc822 => false,
+        FetchAttr::BodySection { section, .. } => !(section.part.is_empty() && section.text.is_none()),
+        other => needs_content(other),
+    }
 }
 
 fn sets_seen(a: &FetchAttr) -> bool {
@@ -94,6 +115,21 @@ impl<B: ImapBackend> Session<B> {
         mut attrs: Vec<FetchAttr>,
         modifiers: FetchModifiers,
     ) -> Flow {
+        if attrs.len() > self.cfg.max_fetch_items {
+            tracing::info!(
+                session = self.id,
+                items = attrs.len(),
+                limit = self.cfg.max_fetch_items,
+                "imap fetch refused: too many items"
+            );
+            let text = format!(
+                "FETCH may ask for at most {} items at once (this one asked for {}); ask in several commands",
+                self.cfg.max_fetch_items,
+                attrs.len()
+            );
+            self.bad(Some(tag), &text);
+            return Flow::Continue;
+        }
         let mut indices = match self.resolve(uid, set) {
             Ok(i) => i,
             Err(e) => {
@@ -170,9 +206,13 @@ impl<B: ImapBackend> Session<B> {
         }
         let mut missing = false;
         let mut stop = None;
+        let parse = attrs.iter().any(needs_parse);
         for i in indices {
             let Some(sel) = self.selected.as_ref() else { break };
             let Some(&msg_uid) = sel.uids.get(i) else { continue };
+            let modseq = sel.meta.get(i).map(|m| m.1).unwrap_or(0);
+            let show_flags = attrs.contains(&FetchAttr::Flags) || seen_now.contains(&msg_uid);
+            let flags = show_flags.then(|| sel.flags_list(i, !self.ext.rev2));
             let info = if details {
                 match stored.binary_search_by_key(&msg_uid, |m| m.uid).ok().and_then(|k| stored.get(k)) {
                     Some(m) => Some(m),
@@ -184,9 +224,12 @@ impl<B: ImapBackend> Session<B> {
             } else {
                 None
             };
-            let raw = match (content, info) {
-                (true, Some(m)) => {
-                    let mid = m.message_id.clone();
+            // The bytes are read whole only when an item needs the MIME
+            // tree; whole-message items alone are streamed from the file.
+            let mid = info.map(|m| m.message_id.clone());
+            let raw = match (content && parse, &mid) {
+                (true, Some(mid)) => {
+                    let mid = mid.clone();
                     match self.store_call(move |s| s.read_message(&mid)) {
                         Ok(r) => Some(r),
                         Err(_) => {
@@ -197,84 +240,132 @@ impl<B: ImapBackend> Session<B> {
                 }
                 _ => None,
             };
-            let Some(sel) = self.selected.as_ref() else { break };
-            let mime = raw.as_deref().map(crate::mime::parse);
-            let mut line = format!("* {} FETCH (", i + 1).into_bytes();
+            let mut file = match (content && !parse, &mid) {
+                (true, Some(mid)) => {
+                    let mid = mid.clone();
+                    match self.store_call(move |s| s.open_message(&mid)) {
+                        Ok(f) => Some(f),
+                        Err(_) => {
+                            missing = true;
+                            continue;
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let file_len = match file.as_ref().map(|f| f.metadata()) {
+                Some(Ok(m)) => m.len(),
+                Some(Err(_)) => {
+                    missing = true;
+                    continue;
+                }
+                None => 0,
+            };
+            let mime = raw.as_deref().map(|r| crate::mime::parse_with(r, self.cfg.mime_limits));
+            if mime.as_ref().is_some_and(|m| m.truncated()) {
+                tracing::info!(
+                    session = self.id,
+                    uid = msg_uid,
+                    max_parts = self.cfg.mime_limits.max_parts,
+                    max_depth = self.cfg.mime_limits.max_depth,
+                    "mime structure cut at the part limit"
+                );
+            }
+            // A part that cannot be decoded ends the FETCH before anything of
+            // this message's response is written.
+            let undecodable = mime.as_ref().is_some_and(|m| {
+                attrs.iter().any(|a| match a {
+                    FetchAttr::Binary { part, .. } | FetchAttr::BinarySize { part } => m.binary_unknown_cte(part),
+                    _ => false,
+                })
+            });
+            if undecodable {
+                stop = Some(Stop::UnknownCte);
+                break;
+            }
+            self.out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
             let mut first = true;
-            let mut sep = |line: &mut Vec<u8>| {
+            for a in &attrs {
+                if matches!(a, FetchAttr::Flags) {
+                    continue;
+                }
                 if !first {
-                    line.push(b' ');
+                    self.out.push(b' ');
                 }
                 first = false;
-            };
-            let show_flags = attrs.contains(&FetchAttr::Flags) || seen_now.contains(&msg_uid);
-            for a in &attrs {
-                match a {
+                // Large literals below are written in pieces, straight after
+                // what is queued; everything else is queued here.
+                let res = match a {
                     FetchAttr::Uid => {
-                        sep(&mut line);
-                        line.extend_from_slice(format!("UID {msg_uid}").as_bytes());
+                        self.out.extend_from_slice(format!("UID {msg_uid}").as_bytes());
+                        Ok(())
                     }
-                    FetchAttr::Flags => {}
+                    FetchAttr::Flags => Ok(()),
                     FetchAttr::ModSeq => {
-                        sep(&mut line);
-                        let m = sel.meta.get(i).map(|m| m.1).unwrap_or(0);
-                        line.extend_from_slice(format!("MODSEQ ({m})").as_bytes());
+                        self.out.extend_from_slice(format!("MODSEQ ({modseq})").as_bytes());
+                        Ok(())
                     }
                     FetchAttr::InternalDate => {
-                        sep(&mut line);
                         let d = info.map(|m| m.internal_date).unwrap_or(0);
-                        line.extend_from_slice(format!("INTERNALDATE {}", date_time(d, 0)).as_bytes());
+                        self.out.extend_from_slice(format!("INTERNALDATE {}", date_time(d, 0)).as_bytes());
+                        Ok(())
                     }
                     FetchAttr::Rfc822Size => {
-                        sep(&mut line);
                         let n = info.map(|m| m.size).unwrap_or(0);
-                        line.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes());
+                        self.out.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes());
+                        Ok(())
                     }
                     FetchAttr::Envelope => {
-                        sep(&mut line);
-                        line.extend_from_slice(b"ENVELOPE ");
+                        self.out.extend_from_slice(b"ENVELOPE ");
                         if let Some(m) = &mime {
-                            line.extend_from_slice(&m.envelope());
+                            self.out.extend_from_slice(&m.envelope());
                         }
+                        Ok(())
                     }
                     FetchAttr::Body | FetchAttr::BodyStructure => {
-                        sep(&mut line);
                         let ext = matches!(a, FetchAttr::BodyStructure);
-                        line.extend_from_slice(if ext { b"BODYSTRUCTURE " } else { b"BODY " });
+                        self.out.extend_from_slice(if ext { b"BODYSTRUCTURE " } else { b"BODY " });
                         if let Some(m) = &mime {
-                            line.extend_from_slice(&m.body_structure(ext));
+                            self.out.extend_from_slice(&m.body_structure(ext));
                         }
+                        Ok(())
                     }
                     FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
-                        sep(&mut line);
                         let (name, text) = match a {
                             FetchAttr::Rfc822 => ("RFC822", None),
                             FetchAttr::Rfc822Header => ("RFC822.HEADER", Some(SectionText::Header)),
                             _ => ("RFC822.TEXT", Some(SectionText::Text)),
                         };
-                        line.extend_from_slice(name.as_bytes());
-                        line.push(b' ');
-                        let data = match (&mime, text) {
-                            (Some(m), Some(t)) => m.section(&Section { part: Vec::new(), text: Some(t) }),
-                            _ => raw.clone().unwrap_or_default(),
-                        };
-                        push_literal(&mut line, &data);
+                        self.out.extend_from_slice(name.as_bytes());
+                        self.out.push(b' ');
+                        match (&mime, text, file.as_mut()) {
+                            (Some(m), Some(t), _) => {
+                                let data = m.section(&Section { part: Vec::new(), text: Some(t) });
+                                self.write_literal(&data, false).await
+                            }
+                            (Some(m), None, _) => self.write_literal(m.raw(), false).await,
+                            (None, _, Some(f)) => self.write_file_literal(f, 0, file_len).await,
+                            (None, _, None) => self.write_literal(b"", false).await,
+                        }
                     }
                     FetchAttr::BodySection { section, partial, .. } => {
-                        sep(&mut line);
-                        let data = match &mime {
-                            Some(_) if section.part.is_empty() && section.text.is_none() => {
-                                raw.clone().unwrap_or_default()
-                            }
-                            Some(m) => m.section(section),
-                            None => Vec::new(),
-                        };
                         let spec = section_spec(section);
-                        line.extend_from_slice(format!("BODY[{spec}]{} ", partial_suffix(*partial)).as_bytes());
-                        push_literal(&mut line, apply_partial(&data, *partial));
+                        self.out.extend_from_slice(format!("BODY[{spec}]{} ", partial_suffix(*partial)).as_bytes());
+                        let whole = section.part.is_empty() && section.text.is_none();
+                        match (&mime, file.as_mut()) {
+                            (Some(m), _) if whole => self.write_literal(apply_partial(m.raw(), *partial), false).await,
+                            (Some(m), _) => {
+                                let data = m.section(section);
+                                self.write_literal(apply_partial(&data, *partial), false).await
+                            }
+                            (None, Some(f)) => {
+                                let (start, len) = partial_range(file_len, *partial);
+                                self.write_file_literal(f, start, len).await
+                            }
+                            (None, None) => self.write_literal(b"", false).await,
+                        }
                     }
                     FetchAttr::Binary { part, partial, .. } => {
-                        sep(&mut line);
                         let data = match mime.as_ref().map(|m| m.binary(part)) {
                             Some(Ok(d)) => d,
                             Some(Err(BinaryError::UnknownCte)) => {
@@ -284,17 +375,13 @@ impl<B: ImapBackend> Session<B> {
                             _ => Vec::new(),
                         };
                         let spec: Vec<String> = part.iter().map(|p| p.to_string()).collect();
-                        line.extend_from_slice(
+                        self.out.extend_from_slice(
                             format!("BINARY[{}]{} ", spec.join("."), partial_suffix(*partial)).as_bytes(),
                         );
                         let slice = apply_partial(&data, *partial);
-                        if slice.contains(&0) {
-                            line.push(b'~');
-                        }
-                        push_literal(&mut line, slice);
+                        self.write_literal(slice, slice.contains(&0)).await
                     }
                     FetchAttr::BinarySize { part } => {
-                        sep(&mut line);
                         let n = match mime.as_ref().map(|m| m.binary_size(part)) {
                             Some(Ok(n)) => n,
                             Some(Err(BinaryError::UnknownCte)) => {
@@ -304,23 +391,31 @@ impl<B: ImapBackend> Session<B> {
                             _ => 0,
                         };
                         let spec: Vec<String> = part.iter().map(|p| p.to_string()).collect();
-                        line.extend_from_slice(format!("BINARY.SIZE[{}] {n}", spec.join(".")).as_bytes());
+                        self.out.extend_from_slice(format!("BINARY.SIZE[{}] {n}", spec.join(".")).as_bytes());
+                        Ok(())
                     }
+                };
+                if let Err(e) = res {
+                    // Part of a literal may be out: the stream cannot go on.
+                    tracing::info!(session = self.id, uid = msg_uid, error = %e, "fetch response cut short");
+                    return Flow::Close;
                 }
             }
             if stop.is_some() {
+                // Checked above; should it happen anyway, the response is closed.
+                self.out.extend_from_slice(b")\r\n");
                 break;
             }
-            if show_flags {
-                sep(&mut line);
-                line.extend_from_slice(format!("FLAGS {}", sel.flags_list(i, !self.ext.rev2)).as_bytes());
+            if let Some(flags) = flags {
+                if !first {
+                    self.out.push(b' ');
+                }
+                self.out.extend_from_slice(format!("FLAGS {flags}").as_bytes());
                 if self.ext.condstore && !attrs.contains(&FetchAttr::ModSeq) {
-                    let m = sel.meta.get(i).map(|m| m.1).unwrap_or(0);
-                    line.extend_from_slice(format!(" MODSEQ ({m})").as_bytes());
+                    self.out.extend_from_slice(format!(" MODSEQ ({modseq})").as_bytes());
                 }
             }
-            line.extend_from_slice(b")\r\n");
-            self.out.extend_from_slice(&line);
+            self.out.extend_from_slice(b")\r\n");
             if self.flush_if_large().await.is_err() {
                 return Flow::Close;
             }

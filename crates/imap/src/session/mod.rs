@@ -16,6 +16,7 @@ mod auth;
 mod fetch;
 mod folders;
 mod idle;
+mod literal;
 mod search;
 mod update;
 mod view;
@@ -27,7 +28,7 @@ use mailroom_transport::{Connection, blocking};
 
 use crate::backend::ImapBackend;
 use crate::config::ImapConfig;
-use crate::framing::{Frame, read_command};
+use crate::framing::{Frame, Refusal, read_command};
 use crate::parse::parse_command;
 use crate::types::{Command, Tagged};
 use view::Selected;
@@ -76,6 +77,8 @@ pub(crate) struct Session<B: ImapBackend> {
     pub closing: bool,
     /// Where in `out` the current command's tagged completion starts.
     pub tagged_at: Option<usize>,
+    /// APPEND literals of the current command spooled to disk.
+    pub spool: crate::spool::Spool,
 }
 
 /// Responses are sent in pieces of about this size while a command runs.
@@ -96,6 +99,7 @@ impl<B: ImapBackend> Session<B> {
             out: Vec::with_capacity(1024),
             closing: false,
             tagged_at: None,
+            spool: crate::spool::Spool::default(),
         }
     }
 
@@ -109,7 +113,12 @@ impl<B: ImapBackend> Session<B> {
         }
         loop {
             let frame = tokio::select! {
-                f = read_command(&mut self.conn, &self.cfg.limits) => f,
+                f = read_command(
+                    &mut self.conn,
+                    &self.cfg.limits,
+                    self.user.is_some(),
+                    Some((&mut self.spool, self.backend.store())),
+                ) => f,
                 _ = self.cfg.shutdown.triggered() => {
                     let _ = self.conn.send(b"* BYE Server shutting down, please reconnect shortly\r\n").await;
                     break;
@@ -127,23 +136,41 @@ impl<B: ImapBackend> Session<B> {
             };
             let flow = match frame {
                 Frame::Eof => break,
-                Frame::Unrecoverable => {
-                    let _ = self.conn.send(b"* BYE Literal too large; closing the connection\r\n").await;
+                Frame::Unrecoverable(why) => {
+                    let text: &[u8] = match why {
+                        Refusal::NotLoggedIn => {
+                            b"* BYE Only small literals are accepted before logging in; closing the connection\r\n"
+                        }
+                        Refusal::TooManyMessages => {
+                            b"* BYE Too many messages in one APPEND; closing the connection\r\n"
+                        }
+                        _ => b"* BYE Literal too large; closing the connection\r\n",
+                    };
+                    let _ = self.conn.send(text).await;
                     break;
                 }
                 Frame::LineTooLong { tag } => {
                     self.bad(tag.as_deref(), "Command line too long");
                     Flow::Continue
                 }
-                Frame::LiteralRefused { tag, append } => {
-                    if append {
-                        let text = format!(
-                            "NO [TOOBIG] The message is larger than the {} MB this server accepts",
-                            self.cfg.max_message_size / 1_000_000
-                        );
-                        self.tagged(tag.as_deref().unwrap_or("*"), &text);
-                    } else {
-                        self.bad(tag.as_deref(), "Literal too large");
+                Frame::LiteralRefused { tag, why } => {
+                    let tag = tag.as_deref();
+                    match why {
+                        Refusal::MessageTooLarge => {
+                            let text = format!(
+                                "NO [TOOBIG] The message is larger than the {} MB this server accepts",
+                                self.cfg.max_message_size / 1_000_000
+                            );
+                            self.tagged(tag.unwrap_or("*"), &text);
+                        }
+                        Refusal::TooManyMessages => {
+                            let text = self.too_many_messages();
+                            self.tagged(tag.unwrap_or("*"), &text);
+                        }
+                        Refusal::NotLoggedIn => {
+                            self.bad(tag, "Log in first; only small literals are accepted before that")
+                        }
+                        Refusal::TooLarge => self.bad(tag, "Literal too large"),
                     }
                     Flow::Continue
                 }
@@ -155,6 +182,8 @@ impl<B: ImapBackend> Session<B> {
                     }
                 },
             };
+            // Spooled literals the command did not take are removed.
+            self.spool.files.clear();
             if self.flush().await.is_err() {
                 break;
             }
@@ -294,6 +323,14 @@ impl<B: ImapBackend> Session<B> {
             self.tagged_at = None;
         }
         self.conn.flush().await
+    }
+
+    /// The refusal of an APPEND with more messages than allowed.
+    pub fn too_many_messages(&self) -> String {
+        format!(
+            "NO [LIMIT] One APPEND may add at most {} messages; send them in smaller groups",
+            self.cfg.limits.max_append_messages
+        )
     }
 
     /// Sends queued responses if there are many (long FETCH results).

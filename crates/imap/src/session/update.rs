@@ -266,14 +266,29 @@ impl<B: ImapBackend> Session<B> {
             self.bad(Some(tag), "Invalid folder name encoding");
             return Flow::Continue;
         };
+        if messages.len() > self.cfg.limits.max_append_messages {
+            tracing::info!(
+                session = self.id,
+                messages = messages.len(),
+                limit = self.cfg.limits.max_append_messages,
+                "imap append refused: too many messages"
+            );
+            let text = self.too_many_messages();
+            self.tagged(tag, &text);
+            return Flow::Continue;
+        }
         let max = self.cfg.max_message_size;
+        // Large messages arrived as files (see crate::spool); unused ones go on drop.
+        let spooled = std::mem::take(&mut self.spool.files);
         let mut items = Vec::with_capacity(messages.len());
         for m in &messages {
-            if m.data.is_empty() {
+            let file = crate::spool::Spool::lookup(&spooled, &m.data);
+            let size = file.map_or(m.data.len() as u64, |f| f.len);
+            if size == 0 {
                 self.no(tag, "An empty message cannot be stored");
                 return Flow::Continue;
             }
-            if m.data.len() as u64 > max {
+            if size > max {
                 self.no(tag, &format!("[TOOBIG] The message is larger than the {} MB allowed", max / 1_000_000));
                 return Flow::Continue;
             }
@@ -284,7 +299,12 @@ impl<B: ImapBackend> Session<B> {
                     return Flow::Continue;
                 }
             };
-            items.push(AppendItem { flags, internal_date: m.date.map(|d| d.timestamp()), data: &m.data });
+            items.push(AppendItem {
+                flags,
+                internal_date: m.date.map(|d| d.timestamp()),
+                data: &m.data,
+                file: file.map(|f| f.path.as_path()),
+            });
         }
         let account = self.account_id();
         let lookup = name.clone();
