@@ -34,6 +34,7 @@ pub mod backend;
 pub mod certificate;
 pub mod cli;
 pub mod config;
+pub mod conn_limits;
 pub mod delivery;
 pub mod dns_records;
 pub mod domains;
