@@ -361,3 +361,77 @@ def test_real_user_logs_in_during_a_login_flood(server_factory):
             t.join(60)
     assert reply.startswith("OK"), reply
     assert took < 5, f"a real login took {took:.1f} s during the flood"
+
+
+@pytest.mark.slow
+def test_real_user_logs_in_while_many_addresses_with_failures_keep_guessing(server_factory):
+    # 40 guessing addresses that have each failed once already: their further
+    # guesses wait in the small lane for addresses with recent failures, or
+    # are told to try later, instead of queueing ahead of everybody else.
+    server = server_factory(settings={
+        "max_connections_per_ip": 400,
+        "plaintext_auth_on_trusted": "true",
+    })
+    host, port = server.addr("imap")
+    sources = [f"127.0.1.{n}" for n in range(10, 50)]
+    for source in sources:
+        assert "[AUTHENTICATIONFAILED]" in imap_login(host, port, ALICE, "wrong", source=source)
+    start = threading.Event()
+    done = threading.Event()
+
+    def flood(i: int) -> None:
+        while not done.is_set():
+            imap_login(host, port, ALICE, f"wrong-{i}", source=sources[i % len(sources)], start=start)
+
+    threads = [threading.Thread(target=flood, args=(i,), daemon=True) for i in range(200)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.0)
+        start.set()
+        time.sleep(0.5)  # the flood is under way
+        began = time.monotonic()
+        reply = imap_login(host, port, ALICE, PASSWORDS[ALICE], source="127.0.0.2", timeout=60)
+        took = time.monotonic() - began
+    finally:
+        done.set()
+        for t in threads:
+            t.join(60)
+    assert reply.startswith("OK"), reply
+    assert took < 5, f"a real login took {took:.1f} s during the flood"
+
+
+def test_parallel_wrong_admin_passwords_are_not_all_checked(server_factory):
+    import json
+    import urllib.error
+    import urllib.request
+
+    server = server_factory(settings={"auth_fail_block_after": 5})
+    server.cli("admin-password", "--password", "admin-pw-ok")
+    host, port = server.addr("admin")
+    start = threading.Event()
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def guess(i: int) -> None:
+        req = urllib.request.Request(f"http://{host}:{port}/api/v1/login",
+                                     data=json.dumps({"password": f"wrong-{i}"}).encode(), method="POST")
+        req.add_header("Content-Type", "application/json")
+        start.wait(30)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                code = r.status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        with lock:
+            codes.append(code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(30)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    start.set()
+    for t in threads:
+        t.join(120)
+    assert sorted(set(codes)) <= [401, 429], codes
+    assert codes.count(401) <= 5, f"{codes.count(401)} of 30 parallel admin guesses were checked; the limit is 5"
