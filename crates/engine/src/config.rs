@@ -271,7 +271,7 @@ pub const SETTINGS: &[SettingDef] = &[
     },
     SettingDef {
         key: "max_connections_per_protocol",
-        help: "Most of the simultaneous connections one kind of service may hold (SMTP, submission, IMAP, POP3), so a flood on one leaves room for the others",
+        help: "Most simultaneous connections one kind of service may hold (SMTP, submission, IMAP, POP3), so a flood on one leaves room for the others",
         default: "500",
         kind: Kind::Number { min: 1, max: 100_000 },
     },
