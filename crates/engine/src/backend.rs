@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use mailroom_smtp::{AuthOutcome, DeliverError, Envelope, RcptCheck, Rejection, SpoolBody};
 use mailroom_store::{BodySource, Delivery, Resolution, Store, Target};
-use mailroom_transport::{AuthThrottle, ThrottleVerdict};
+use mailroom_transport::{AuthThrottle, LoginLane};
 
 use crate::config::Config;
 use crate::live::Live;
@@ -31,11 +31,18 @@ pub enum Login {
     Error,
 }
 
+/// Password checks of clients with recent failures that run at once. The
+/// store checks two passwords at a time, so one check is always left to
+/// clients without recent failures, however many guesses arrive.
+const SUSPECT_CHECKS_AT_ONCE: usize = 1;
+
 /// The engine side of every session.
 pub struct MailBackend {
     store: Arc<Store>,
     live: Arc<Live>,
     throttle: AuthThrottle,
+    /// Password checks of clients with recent failures wait here.
+    suspect_lane: LoginLane,
     maildrop_locks: Arc<Mutex<HashSet<i64>>>,
     queue_notify: Arc<tokio::sync::Notify>,
     /// Folder ids, sent after every committed folder change (IMAP wake-ups).
@@ -50,7 +57,9 @@ impl MailBackend {
     /// delivery when mail for remote recipients is queued.
     pub fn new(store: Arc<Store>, live: Arc<Live>, queue_notify: Arc<tokio::sync::Notify>) -> Self {
         let config = live.config();
-        let throttle = AuthThrottle::new(config.auth_fail_window, config.auth_fail_block_after);
+        let throttle = AuthThrottle::new(config.auth_fail_window, config.auth_fail_block_after)
+            .with_ipv6_prefix(config.ipv6_client_prefix);
+        let suspect_lane = LoginLane::new(SUSPECT_CHECKS_AT_ONCE, config.auth_suspect_lane);
         let (changes, _) = tokio::sync::broadcast::channel(1024);
         let sender = changes.clone();
         store.set_change_listener(Box::new(move |folder| {
@@ -61,6 +70,7 @@ impl MailBackend {
             store,
             live,
             throttle,
+            suspect_lane,
             maildrop_locks: Arc::new(Mutex::new(HashSet::new())),
             queue_notify,
             changes,
@@ -101,18 +111,39 @@ impl MailBackend {
     }
 
     /// Checks a login for any protocol.
+    ///
+    /// The attempt counts against the client's failure budget from the
+    /// start (so parallel guesses are not all checked), and a client with
+    /// recent failures waits for its check in the suspect lane, or is
+    /// refused at once when that lane is full.
     pub fn login(&self, peer: IpAddr, login: &str, password: &str) -> Login {
-        if self.throttle.check(peer) == ThrottleVerdict::Block {
+        let Some(attempt) = self.throttle.begin(peer) else {
             self.stats.auth_failure();
+            tracing::info!(peer = %peer, login, limit = "auth_fail_block_after", "login refused without a check: too many failed or pending logins");
             return Login::Blocked;
-        }
+        };
+        let _lane = if attempt.suspect() {
+            match self.suspect_lane.enter() {
+                Some(place) => Some(place),
+                None => {
+                    self.stats.auth_failure();
+                    tracing::warn!(peer = %peer, login, limit = "auth_suspect_lane", "login refused without a check: the lane for addresses with recent failures is full");
+                    return Login::Blocked;
+                }
+            }
+        } else {
+            None
+        };
         match self.store.authenticate(login, password, self.live.config().default_domain.as_deref()) {
-            Ok(Some(account)) => Login::Ok(account.id, account.address, account.quota_bytes),
+            Ok(Some(account)) => {
+                attempt.succeeded();
+                Login::Ok(account.id, account.address, account.quota_bytes)
+            }
             Ok(None) => {
-                let delay = self.throttle.failure(peer);
+                let delay = attempt.failed();
                 self.stats.auth_failure();
                 tracing::warn!(peer = %peer, login, failures = self.throttle.failures(peer), "failed login");
-                if self.throttle.check(peer) == ThrottleVerdict::Block {
+                if self.throttle.failures(peer) == self.throttle.block_after() {
                     tracing::warn!(peer = %peer, notify = "ban", "address blocked after too many failed logins");
                 }
                 Login::Failed(delay)

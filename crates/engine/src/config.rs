@@ -315,6 +315,37 @@ pub const SETTINGS: &[SettingDef] = &[
         default: "1000",
         kind: Kind::Number { min: 1, max: 100_000 },
     },
+    // --- connection limits
+    SettingDef {
+        key: "tls_handshake_timeout",
+        help: "How long a client may take to complete a TLS handshake (implicit TLS and STARTTLS)",
+        default: "10s",
+        kind: Kind::Duration { zero_ok: false },
+    },
+    SettingDef {
+        key: "prelogin_timeout",
+        help: "How long an IMAP or POP3 connection may stay open without logging in",
+        default: "60s",
+        kind: Kind::Duration { zero_ok: false },
+    },
+    SettingDef {
+        key: "max_connections_per_protocol",
+        help: "Most simultaneous connections one kind of service may hold (SMTP, submission, IMAP, POP3), so a flood on one leaves room for the others",
+        default: "500",
+        kind: Kind::Number { min: 1, max: 100_000 },
+    },
+    SettingDef {
+        key: "ipv6_client_prefix",
+        help: "IPv6 addresses sharing this many leading bits count as one client for per-address limits",
+        default: "64",
+        kind: Kind::Number { min: 48, max: 128 },
+    },
+    SettingDef {
+        key: "auth_suspect_lane",
+        help: "Logins from addresses with recent failures that may wait for a password check at once; more are told to try later",
+        default: "4",
+        kind: Kind::Number { min: 1, max: 1000 },
+    },
 ];
 
 /// Finds a setting by key.
@@ -545,6 +576,16 @@ pub struct Config {
     pub imap_max_literal_unauthenticated: usize,
     /// Messages per IMAP MULTIAPPEND.
     pub imap_max_append_messages: usize,
+    /// Deadline of a TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// Deadline for logging in (IMAP, POP3).
+    pub prelogin_timeout: Duration,
+    /// Connections one protocol group may hold.
+    pub max_connections_per_protocol: usize,
+    /// IPv6 prefix length counted as one client.
+    pub ipv6_client_prefix: u8,
+    /// Suspect logins in their lane (running or waiting).
+    pub auth_suspect_lane: usize,
 }
 
 impl Config {
@@ -613,6 +654,11 @@ impl Config {
             imap_max_mime_depth: num("imap_max_mime_depth")? as usize,
             imap_max_literal_unauthenticated: num("imap_max_literal_unauthenticated")? as usize,
             imap_max_append_messages: num("imap_max_append_messages")? as usize,
+            tls_handshake_timeout: parse_duration(&get("tls_handshake_timeout")?).unwrap_or(Duration::from_secs(10)),
+            prelogin_timeout: parse_duration(&get("prelogin_timeout")?).unwrap_or(Duration::from_secs(60)),
+            max_connections_per_protocol: num("max_connections_per_protocol")? as usize,
+            ipv6_client_prefix: u8::try_from(num("ipv6_client_prefix")?).unwrap_or(64),
+            auth_suspect_lane: num("auth_suspect_lane")? as usize,
         })
     }
 }

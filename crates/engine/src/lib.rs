@@ -35,6 +35,7 @@ pub mod certificate;
 mod claim_guard;
 pub mod cli;
 pub mod config;
+pub mod conn_limits;
 pub mod delivery;
 pub mod dns_records;
 pub mod domains;

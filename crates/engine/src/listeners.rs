@@ -3,11 +3,10 @@
 //! limits. Settings and IP rules are read per connection, so changes apply
 //! to the next client.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use mailroom_smtp::{ListenerKind, PeerInfo, SmtpConfig};
 use mailroom_transport::Connection;
@@ -17,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::backend::MailBackend;
 use crate::config::Config;
+pub use crate::conn_limits::{ConnLimits, ConnSlot};
 use crate::ip_filter::protocol_of;
 
 /// What runs behind a port.
@@ -45,6 +45,21 @@ pub struct ListenerSpec {
     pub protocol: Protocol,
     /// TLS from the first byte.
     pub implicit_tls: bool,
+}
+
+impl ListenerSpec {
+    /// The protocol group whose share of the connection pool this
+    /// listener's connections use: `smtp` (port 25), `submission` (587 and
+    /// 465), `imap` (143 and 993), `pop3` (110 and 995).
+    pub fn group(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Smtp(ListenerKind::Mx) => "smtp",
+            Protocol::Smtp(_) => "submission",
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+            Protocol::Admin => "admin",
+        }
+    }
 }
 
 /// The listeners Mailroom opens.
@@ -158,56 +173,6 @@ pub fn explain(errors: &[BindError]) -> Vec<String> {
     out
 }
 
-/// Counts open connections, in total and per client address.
-pub struct ConnLimits {
-    max_total: usize,
-    max_per_ip: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
-}
-
-/// Releases a connection slot on drop.
-pub struct ConnSlot {
-    limits: Arc<ConnLimits>,
-    ip: IpAddr,
-}
-
-impl ConnLimits {
-    /// Limits from the configuration.
-    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
-        Arc::new(Self { max_total, max_per_ip, open: Mutex::new((0, HashMap::new())) })
-    }
-
-    /// Connections open now.
-    pub fn open(&self) -> usize {
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).0
-    }
-
-    /// A slot for a new connection from `ip`, if the limits allow it.
-    pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<ConnSlot> {
-        let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let per_ip = g.1.get(&ip).copied().unwrap_or(0);
-        if g.0 >= self.max_total || per_ip >= self.max_per_ip {
-            return None;
-        }
-        g.0 += 1;
-        g.1.insert(ip, per_ip + 1);
-        Some(ConnSlot { limits: self.clone(), ip })
-    }
-}
-
-impl Drop for ConnSlot {
-    fn drop(&mut self) {
-        let mut g = self.limits.open.lock().unwrap_or_else(|p| p.into_inner());
-        g.0 = g.0.saturating_sub(1);
-        if let Some(n) = g.1.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                g.1.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// Everything a connection handler needs.
 pub struct Context {
     /// Store-backed session backend (and the settings in effect).
@@ -299,18 +264,22 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: A
         .await;
         return;
     }
-    let Some(_slot) = ctx.limits.acquire(ip) else {
-        tracing::warn!(peer = %peer, listener = spec.name, "connection refused: too many connections");
-        ctx.backend.stats().rejected("too_many_connections");
-        refuse(
-            &mut tcp,
-            &spec,
-            b"421 4.7.0 Too many connections, try again later\r\n",
-            b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
-            b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
-        )
-        .await;
-        return;
+    let group = spec.group();
+    let _slot = match ctx.limits.acquire_in(ip, group) {
+        Ok(slot) => slot,
+        Err(limit) => {
+            tracing::warn!(peer = %peer, listener = spec.name, group, limit = limit.as_str(), "connection refused: too many connections");
+            ctx.backend.stats().rejected("too_many_connections");
+            refuse(
+                &mut tcp,
+                &spec,
+                b"421 4.7.0 Too many connections, try again later\r\n",
+                b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+                b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+            )
+            .await;
+            return;
+        }
     };
     let session_id = ctx.next_session.fetch_add(1, Ordering::Relaxed);
     let timeout = match spec.protocol {
@@ -326,10 +295,23 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: A
             return;
         }
     };
+    // Bounds implicit TLS here and STARTTLS/STLS in the sessions alike.
+    conn.set_handshake_timeout(config.tls_handshake_timeout);
     if spec.implicit_tls
         && let Err(e) = conn.start_tls(&ctx.tls).await
     {
-        tracing::info!(session = session_id, peer = %peer, listener = spec.name, error = %e, "TLS handshake failed");
+        if e.kind() == io::ErrorKind::TimedOut {
+            tracing::info!(
+                session = session_id,
+                peer = %peer,
+                listener = spec.name,
+                limit = "tls_handshake_timeout",
+                timeout_secs = config.tls_handshake_timeout.as_secs(),
+                "TLS handshake not completed in time; connection closed"
+            );
+        } else {
+            tracing::info!(session = session_id, peer = %peer, listener = spec.name, error = %e, "TLS handshake failed");
+        }
         return;
     }
     // Trusted to relay: an IP range that says so, or the trusted_networks setting.
@@ -359,6 +341,7 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: A
             cfg.mime_limits =
                 mailroom_imap::mime::MimeLimits { max_parts: c.imap_max_mime_parts, max_depth: c.imap_max_mime_depth };
             cfg.idle_timeout = c.imap_idle_timeout;
+            cfg.prelogin_timeout = c.prelogin_timeout;
             cfg.shutdown = ctx.shutdown.clone();
             mailroom_imap::serve(conn, ctx.backend.clone(), Arc::new(cfg), ip, session_id).await;
         }
@@ -368,6 +351,7 @@ async fn handle(mut tcp: TcpStream, peer: SocketAddr, spec: ListenerSpec, ctx: A
                 tls: Some(ctx.tls.clone()),
                 allow_plaintext_auth,
                 timeout: config.pop3_timeout,
+                prelogin_timeout: config.prelogin_timeout,
                 shutdown: ctx.shutdown.clone(),
             });
             mailroom_pop3::serve(conn, ctx.backend.clone(), cfg, session_id).await;

@@ -32,6 +32,9 @@ pub const RESTART_SETTINGS: &[&str] = &[
     "tls_ca_file",
     "max_outbound_connections",
     "max_connections_per_domain",
+    "max_connections_per_protocol",
+    "ipv6_client_prefix",
+    "auth_suspect_lane",
 ];
 
 /// Whether a change of `key` waits for a restart.

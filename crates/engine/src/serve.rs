@@ -121,7 +121,12 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         let ctx = Arc::new(Context {
             backend,
             tls: acceptor.clone(),
-            limits: ConnLimits::new(config.max_connections, config.max_connections_per_ip),
+            limits: ConnLimits::with_shares(
+                config.max_connections,
+                config.max_connections_per_ip,
+                config.max_connections_per_protocol,
+                config.ipv6_client_prefix,
+            ),
             next_session: AtomicU64::new(1),
             shutdown,
         });

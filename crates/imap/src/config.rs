@@ -26,8 +26,12 @@ pub struct ImapConfig {
     /// How long an authenticated session may stay silent (RFC 9051: at
     /// least 30 minutes).
     pub idle_timeout: Duration,
-    /// How long a session may take to log in.
+    /// How long a session may wait between commands before logging in.
     pub login_timeout: Duration,
+    /// How long a session may stay open in all without logging in (RFC 9051
+    /// allows a shorter autologout before authentication): an idle
+    /// connection must not hold its slot for the idle timeout.
+    pub prelogin_timeout: Duration,
     /// Fires when the server stops: sessions say BYE between commands.
     pub shutdown: Shutdown,
     /// Most data items in one FETCH (repeated items count each time).
@@ -40,7 +44,7 @@ impl ImapConfig {
     /// Safe defaults: no STARTTLS, no plaintext logins, 64 KiB lines, 1 MiB
     /// commands, 50 MB messages, 8 KiB literals before login, 1000 messages
     /// per APPEND, 64 FETCH items, 1000 MIME parts 20 deep, 30-minute idle
-    /// timeout, 2 minutes to log in.
+    /// timeout, 2 minutes between commands and 60 seconds in all to log in.
     pub fn new(hostname: impl Into<String>) -> Self {
         Self {
             hostname: hostname.into(),
@@ -50,6 +54,7 @@ impl ImapConfig {
             max_message_size: 50 * 1024 * 1024,
             idle_timeout: Duration::from_secs(30 * 60),
             login_timeout: Duration::from_secs(120),
+            prelogin_timeout: Duration::from_secs(60),
             shutdown: Shutdown::never(),
             max_fetch_items: 64,
             mime_limits: MimeLimits::default(),

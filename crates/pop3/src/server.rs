@@ -30,19 +30,25 @@ pub struct Pop3Config {
     pub allow_plaintext_auth: bool,
     /// Idle timeout; RFC 1939 asks for at least 10 minutes.
     pub timeout: Duration,
+    /// How long a session may stay open in all without logging in (the
+    /// idle timeout applies only once logged in): an idle connection must
+    /// not hold its slot for ten minutes.
+    pub prelogin_timeout: Duration,
     /// Fires when the server stops: a session waiting for a command says so
     /// and closes without entering UPDATE (nothing is deleted).
     pub shutdown: mailroom_transport::Shutdown,
 }
 
 impl Pop3Config {
-    /// Settings with no STLS, no plaintext logins and a 10-minute timeout.
+    /// Settings with no STLS, no plaintext logins, a 10-minute timeout and
+    /// 60 seconds to log in.
     pub fn new(hostname: impl Into<String>) -> Self {
         Self {
             hostname: hostname.into(),
             tls: None,
             allow_plaintext_auth: false,
             timeout: Duration::from_secs(600),
+            prelogin_timeout: Duration::from_secs(60),
             shutdown: mailroom_transport::Shutdown::never(),
         }
     }
@@ -68,6 +74,8 @@ enum End {
     Eof,
     /// No command within the idle timeout.
     Timeout,
+    /// No login within the pre-login deadline.
+    LoginTimeout,
     /// A read or write failed.
     IoError,
     /// The TLS handshake after `STLS` failed.
@@ -82,6 +90,7 @@ impl End {
             End::Closed => "closed",
             End::Eof => "client disconnected",
             End::Timeout => "idle timeout",
+            End::LoginTimeout => "no login in time",
             End::IoError => "connection error",
             End::TlsFailed => "tls handshake failed",
             End::Shutdown => "server shutting down",
@@ -130,10 +139,23 @@ async fn run<B: Backend>(conn: &mut Connection, session: &mut Session<B>, config
     if conn.send(&session.greeting().bytes).await.is_err() {
         return End::IoError;
     }
+    let login_deadline = tokio::time::Instant::now() + config.prelogin_timeout;
     loop {
+        let logged_in = session.summary().account.is_some();
         let read = tokio::select! {
             biased;
             _ = config.shutdown.triggered() => None,
+            _ = tokio::time::sleep_until(login_deadline), if !logged_in => {
+                tracing::info!(
+                    session = session_id,
+                    limit = "prelogin_timeout",
+                    timeout_secs = config.prelogin_timeout.as_secs(),
+                    "pop3 client did not log in in time; connection closed"
+                );
+                // Sent (best effort) by the shutdown in `serve`.
+                conn.queue(b"-ERR Not logged in in time, closing the connection\r\n");
+                return End::LoginTimeout;
+            }
             read = conn.read_line(session.line_limit()) => Some(read),
         };
         let Some(read) = read else {

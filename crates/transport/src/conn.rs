@@ -14,6 +14,9 @@ use tokio_rustls::server::TlsStream;
 /// How many bytes one socket read asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// How long a TLS handshake may take unless the caller says otherwise.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How much of a too-long line is kept (for its tag).
 const DROPPED_HEAD: usize = 64;
 
@@ -82,6 +85,8 @@ pub struct Connection {
     peer: SocketAddr,
     local: SocketAddr,
     timeout: Duration,
+    /// Deadline of a whole TLS handshake (implicit TLS or STARTTLS/STLS).
+    handshake_timeout: Duration,
     deflate: Option<Box<crate::deflate::Deflate>>,
     /// The first bytes of the last line dropped as too long.
     dropped_head: Vec<u8>,
@@ -103,6 +108,7 @@ impl Connection {
             peer,
             local,
             timeout,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             deflate: None,
             dropped_head: Vec::new(),
         })
@@ -121,6 +127,13 @@ impl Connection {
     /// Whether the connection is encrypted.
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Changes how long a TLS handshake may take from start to end, whatever
+    /// the read timeout (a client that connects and sends nothing must not
+    /// hold its connection slot for the session's idle time).
+    pub fn set_handshake_timeout(&mut self, timeout: Duration) {
+        self.handshake_timeout = timeout;
     }
 
     /// Changes the read timeout (for example a longer one during DATA or IDLE).
@@ -349,7 +362,7 @@ impl Connection {
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
             return Err(io::Error::other("TLS is already active"));
         };
-        let tls = tokio::time::timeout(self.timeout, acceptor.accept(tcp))
+        let tls = tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
         self.stream = Stream::Tls(Box::new(tls));

@@ -25,7 +25,6 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mailroom_store::Store;
-use mailroom_transport::ThrottleVerdict;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -307,11 +306,12 @@ pub async fn login(
 ) -> ApiResult<Json<LoginResponse>> {
     let ip: IpAddr = peer.addr.ip();
     let throttle = state.backend.throttle();
-    if throttle.check(ip) == ThrottleVerdict::Block {
-        tracing::warn!(peer = %ip, "admin login refused: too many failures");
+    // Counted from now on, so parallel guesses are not all checked.
+    let Some(attempt) = throttle.begin(ip) else {
+        tracing::warn!(peer = %ip, limit = "auth_fail_block_after", "admin login refused: too many failed or pending logins");
         state.backend.stats().auth_failure();
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many failed logins; try again later"));
-    }
+    };
     let store = state.backend.store().clone();
     let ok = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
         Ok(match store.setting(ADMIN_PASSWORD_KEY)? {
@@ -322,13 +322,14 @@ pub async fn login(
     .await
     .map_err(ApiError::internal)??;
     if ok {
+        attempt.succeeded();
         tracing::info!(peer = %ip, "admin logged in");
         return Ok(Json(LoginResponse { token: state.sessions.create(Instant::now()) }));
     }
-    let delay = throttle.failure(ip);
+    let delay = attempt.failed();
     state.backend.stats().auth_failure();
     tracing::warn!(peer = %ip, failures = throttle.failures(ip), "failed admin login");
-    if throttle.check(ip) == ThrottleVerdict::Block {
+    if throttle.failures(ip) == throttle.block_after() {
         tracing::warn!(peer = %ip, notify = "ban", "address blocked after too many failed logins");
     }
     tokio::time::sleep(delay).await;

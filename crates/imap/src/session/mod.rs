@@ -111,7 +111,9 @@ impl<B: ImapBackend> Session<B> {
         if self.conn.send(greeting.as_bytes()).await.is_err() {
             return;
         }
+        let login_deadline = tokio::time::Instant::now() + self.cfg.prelogin_timeout;
         loop {
+            let logged_in = self.user.is_some();
             let frame = tokio::select! {
                 f = read_command(
                     &mut self.conn,
@@ -121,6 +123,17 @@ impl<B: ImapBackend> Session<B> {
                 ) => f,
                 _ = self.cfg.shutdown.triggered() => {
                     let _ = self.conn.send(b"* BYE Server shutting down, please reconnect shortly\r\n").await;
+                    break;
+                }
+                _ = tokio::time::sleep_until(login_deadline), if !logged_in => {
+                    tracing::info!(
+                        session = self.id,
+                        peer = %self.peer,
+                        limit = "prelogin_timeout",
+                        timeout_secs = self.cfg.prelogin_timeout.as_secs(),
+                        "imap client did not log in in time; connection closed"
+                    );
+                    let _ = self.conn.send(b"* BYE Autologout; not logged in in time\r\n").await;
                     break;
                 }
             };
