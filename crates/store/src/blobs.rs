@@ -18,7 +18,10 @@ pub struct BlobStore {
 impl BlobStore {
     /// Opens (creating) the message directory.
     pub fn open(root: &Path) -> io::Result<Self> {
-        fs::create_dir_all(root.join("tmp"))?;
+        crate::private_fs::create_dir_all(&root.join("tmp"))?;
+        if let Err(e) = crate::private_fs::tighten_dir(root) {
+            tracing::warn!(path = %root.display(), error = %e, "could not make the message directory owner-only");
+        }
         Ok(Self { root: root.to_path_buf() })
     }
 
@@ -38,14 +41,14 @@ impl BlobStore {
         }
         let tmp = self.root.join("tmp").join(format!("{id}.tmp"));
         {
-            let mut f = File::create(&tmp)?;
+            let mut f = crate::private_fs::create_file(&tmp)?;
             for p in parts {
                 f.write_all(p)?;
             }
             f.sync_all()?;
         }
         let dir = self.root.join(&id[..2]);
-        fs::create_dir_all(&dir)?;
+        crate::private_fs::create_dir_all(&dir)?;
         fs::rename(&tmp, self.path(id))?;
         sync_dir(&dir)
     }
