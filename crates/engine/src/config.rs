@@ -256,6 +256,25 @@ pub const SETTINGS: &[SettingDef] = &[
         default: "10",
         kind: Kind::Number { min: 1, max: 10_000 },
     },
+    // --- remote administration limits
+    SettingDef {
+        key: "admin_max_connections",
+        help: "Most connections to remote administration (HTTPS) open at once",
+        default: "64",
+        kind: Kind::Number { min: 1, max: 10_000 },
+    },
+    SettingDef {
+        key: "admin_max_connections_per_ip",
+        help: "Most connections to remote administration open at once from one address",
+        default: "16",
+        kind: Kind::Number { min: 1, max: 10_000 },
+    },
+    SettingDef {
+        key: "admin_idle_timeout",
+        help: "How long a remote administration connection may wait without a request before it is closed",
+        default: "60s",
+        kind: Kind::Duration { zero_ok: false },
+    },
 ];
 
 /// Finds a setting by key.
@@ -468,6 +487,12 @@ pub struct Config {
     pub disk_low_warning: u64,
     /// How long before certificate expiry to warn.
     pub cert_expiry_warning: Duration,
+    /// Remote administration connections in total.
+    pub admin_max_connections: usize,
+    /// Remote administration connections per address.
+    pub admin_max_connections_per_ip: usize,
+    /// Remote administration connections without a request are closed after this.
+    pub admin_idle_timeout: Duration,
 }
 
 impl Config {
@@ -526,6 +551,9 @@ impl Config {
             admin_remote_access: get("admin_remote_access")? == "true",
             disk_low_warning: num("disk_low_warning_mb")?.saturating_mul(1 << 20),
             cert_expiry_warning: Duration::from_secs(num("cert_expiry_warning_days")?.saturating_mul(86_400)),
+            admin_max_connections: num("admin_max_connections")? as usize,
+            admin_max_connections_per_ip: num("admin_max_connections_per_ip")? as usize,
+            admin_idle_timeout: parse_duration(&get("admin_idle_timeout")?).unwrap_or(Duration::from_secs(60)),
         })
     }
 }
