@@ -346,6 +346,25 @@ pub const SETTINGS: &[SettingDef] = &[
         default: "4",
         kind: Kind::Number { min: 1, max: 1000 },
     },
+    // --- remote administration limits
+    SettingDef {
+        key: "admin_max_connections",
+        help: "Most connections to remote administration (HTTPS) open at once",
+        default: "64",
+        kind: Kind::Number { min: 1, max: 10_000 },
+    },
+    SettingDef {
+        key: "admin_max_connections_per_ip",
+        help: "Most connections to remote administration open at once from one address",
+        default: "16",
+        kind: Kind::Number { min: 1, max: 10_000 },
+    },
+    SettingDef {
+        key: "admin_idle_timeout",
+        help: "How long a remote administration connection may wait without a request before it is closed",
+        default: "60s",
+        kind: Kind::Duration { zero_ok: false },
+    },
 ];
 
 /// Finds a setting by key.
@@ -586,6 +605,12 @@ pub struct Config {
     pub ipv6_client_prefix: u8,
     /// Suspect logins in their lane (running or waiting).
     pub auth_suspect_lane: usize,
+    /// Remote administration connections in total.
+    pub admin_max_connections: usize,
+    /// Remote administration connections per address.
+    pub admin_max_connections_per_ip: usize,
+    /// Remote administration connections without a request are closed after this.
+    pub admin_idle_timeout: Duration,
 }
 
 impl Config {
@@ -659,6 +684,9 @@ impl Config {
             max_connections_per_protocol: num("max_connections_per_protocol")? as usize,
             ipv6_client_prefix: u8::try_from(num("ipv6_client_prefix")?).unwrap_or(64),
             auth_suspect_lane: num("auth_suspect_lane")? as usize,
+            admin_max_connections: num("admin_max_connections")? as usize,
+            admin_max_connections_per_ip: num("admin_max_connections_per_ip")? as usize,
+            admin_idle_timeout: parse_duration(&get("admin_idle_timeout")?).unwrap_or(Duration::from_secs(60)),
         })
     }
 }

@@ -19,14 +19,18 @@ use tracing_subscriber::prelude::*;
 /// are written.
 pub fn init_server(data_dir: &Path) -> anyhow::Result<WorkerGuard> {
     let logs = data_dir.join(crate::paths::LOG_DIR);
-    std::fs::create_dir_all(&logs)?;
+    mailroom_store::private_fs::create_dir_all(&logs)?;
+    mailroom_store::private_fs::tighten_dir(&logs)?;
+    let mut private = OwnerOnlyDays::new(&logs);
+    // The appender opens today's file as soon as it is built.
+    private.ensure(chrono::Utc::now().date_naive());
     let appender = Builder::new()
         .rotation(Rotation::DAILY)
-        .filename_prefix("mailroom")
-        .filename_suffix("log")
+        .filename_prefix(LOG_PREFIX)
+        .filename_suffix(LOG_SUFFIX)
         .max_log_files(14)
         .build(&logs)?;
-    let (file_writer, guard) = tracing_appender::non_blocking(appender);
+    let (file_writer, guard) = tracing_appender::non_blocking(OwnerOnlyLog { inner: appender, days: private });
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::registry()
         .with(
@@ -40,6 +44,55 @@ pub fn init_server(data_dir: &Path) -> anyhow::Result<WorkerGuard> {
         .try_init()
         .map_err(|e| anyhow::anyhow!("logging: {e}"))?;
     Ok(guard)
+}
+
+const LOG_PREFIX: &str = "mailroom";
+const LOG_SUFFIX: &str = "log";
+
+/// Makes each day's log file owner-only: the file is created with mode
+/// 0600 before the appender opens it (the appender itself follows the
+/// umask), and chmod-ed if the appender got there first.
+struct OwnerOnlyDays {
+    dir: std::path::PathBuf,
+    day: Option<chrono::NaiveDate>,
+}
+
+impl OwnerOnlyDays {
+    fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf(), day: None }
+    }
+
+    /// Prepares the file of `day` (UTC) once.
+    fn ensure(&mut self, day: chrono::NaiveDate) {
+        if self.day == Some(day) {
+            return;
+        }
+        self.day = Some(day);
+        let path = self.dir.join(format!("{LOG_PREFIX}.{}.{LOG_SUFFIX}", day.format("%Y-%m-%d")));
+        let created = mailroom_store::private_fs::open_options().append(true).create(true).open(&path);
+        let tightened = created.and_then(|_| mailroom_store::private_fs::tighten_file(&path));
+        if let Err(e) = tightened {
+            // Logging about the log file would come back here: stderr only.
+            eprintln!("could not make the log file {} owner-only: {e}", path.display());
+        }
+    }
+}
+
+/// The rolling appender behind [`OwnerOnlyDays`].
+struct OwnerOnlyLog {
+    inner: tracing_appender::rolling::RollingFileAppender,
+    days: OwnerOnlyDays,
+}
+
+impl std::io::Write for OwnerOnlyLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.days.ensure(chrono::Utc::now().date_naive());
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Logging for admin commands: warnings and errors on stderr only.

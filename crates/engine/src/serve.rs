@@ -55,6 +55,9 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     check_not_running(data_dir)?;
     let store =
         Arc::new(Store::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?);
+    // The key that seals stored secrets; a lost one is a plain error here, at start.
+    let secrets = crate::secrets::SecretBox::for_store(&store)?;
+    crate::domains::seal_plain_dkim_keys(&store, &secrets)?;
     let live = Arc::new(crate::live::Live::load(&store)?);
     let config = live.config();
     store.sweep_orphans(ORPHAN_MIN_AGE)?;
@@ -107,7 +110,6 @@ pub fn run(data_dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         let queue_notify = Arc::new(tokio::sync::Notify::new());
         let backend = Arc::new(MailBackend::new(store.clone(), live.clone(), queue_notify.clone()));
         let api_backend = backend.clone();
-        let secrets = crate::secrets::SecretBox::open(data_dir)?;
         let stats = backend.stats().clone();
         let deliverer = Arc::new(crate::delivery::Deliverer::new(
             store.clone(),
@@ -222,7 +224,7 @@ fn check_not_running(data_dir: &Path) -> anyhow::Result<()> {
 
 fn write_runtime(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {
     let tmp = data_dir.join(format!("{RUNTIME_FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)?;
+    mailroom_store::private_fs::write_file(&tmp, &serde_json::to_vec_pretty(info)?)?;
     std::fs::rename(&tmp, data_dir.join(RUNTIME_FILE))?;
     Ok(())
 }

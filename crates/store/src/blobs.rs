@@ -64,7 +64,10 @@ pub struct BlobStore {
 impl BlobStore {
     /// Opens (creating) the message directory.
     pub fn open(root: &Path) -> io::Result<Self> {
-        fs::create_dir_all(root.join("tmp"))?;
+        crate::private_fs::create_dir_all(&root.join("tmp"))?;
+        if let Err(e) = crate::private_fs::tighten_dir(root) {
+            tracing::warn!(path = %root.display(), error = %e, "could not make the message directory owner-only");
+        }
         Ok(Self { root: root.to_path_buf() })
     }
 
@@ -100,7 +103,7 @@ impl BlobStore {
         }
         let tmp = self.tmp_dir().join(format!("{id}.tmp"));
         let written = (|| -> io::Result<u64> {
-            let mut w = BufWriter::with_capacity(WRITE_BUFFER, File::create(&tmp)?);
+            let mut w = BufWriter::with_capacity(WRITE_BUFFER, crate::private_fs::create_file(&tmp)?);
             let mut size = 0u64;
             for p in prefix {
                 w.write_all(p)?;
@@ -123,7 +126,7 @@ impl BlobStore {
             }
         };
         let dir = self.root.join(id.get(..2).unwrap_or("--"));
-        fs::create_dir_all(&dir)?;
+        crate::private_fs::create_dir_all(&dir)?;
         fs::rename(&tmp, self.path(id))?;
         sync_dir(&dir)?;
         Ok(size)
@@ -148,7 +151,7 @@ impl BlobStore {
             f.metadata()?.len()
         };
         let dir = self.root.join(id.get(..2).unwrap_or("--"));
-        fs::create_dir_all(&dir)?;
+        crate::private_fs::create_dir_all(&dir)?;
         fs::rename(tmp, self.path(id))?;
         sync_dir(&dir)?;
         Ok(size)

@@ -32,9 +32,11 @@ mod ipranges;
 mod mailbox;
 mod outbound;
 mod password;
+pub mod private_fs;
 mod queue;
 mod resolve;
 pub mod schema;
+mod sealed_keys;
 mod settings;
 mod stats;
 #[cfg(test)]
@@ -59,6 +61,7 @@ pub use outbound::{DkimKeyRow, RelayRow};
 pub use password::{hash as hash_password, verify as verify_password};
 pub use queue::QueueEntry;
 pub use resolve::{Resolution, Target};
+pub use sealed_keys::PEM_PREFIX;
 pub use stats::{StatCount, StatRow};
 
 /// File name of the database inside the data directory.
@@ -77,8 +80,22 @@ impl Store {
     /// migrations. Opening never deletes anything: admin commands open the
     /// store while the server writes to it (see [`Store::sweep_orphans`]).
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let conn = Connection::open(dir.join(DB_FILE))?;
+        private_fs::create_dir_all(dir)?;
+        // Older versions left the directory and database to the umask.
+        if let Err(e) = private_fs::tighten_dir(dir) {
+            tracing::warn!(path = %dir.display(), error = %e, "could not make the data directory owner-only");
+        }
+        let db_path = dir.join(DB_FILE);
+        // SQLite gives its -wal and -shm files the database file's mode, so
+        // an owner-only database keeps them owner-only too.
+        private_fs::open_options().write(true).create(true).truncate(false).open(&db_path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = dir.join(format!("{DB_FILE}{suffix}"));
+            if let Err(e) = private_fs::tighten_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not make a database file owner-only");
+            }
+        }
+        let conn = Connection::open(&db_path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;

@@ -1,6 +1,7 @@
 //! Outbound configuration kept in the database: DKIM keys per domain,
 //! relays (smarthosts) and per-domain TLS policies. The store keeps them as
-//! given; generating keys and encrypting relay passwords is the engine's job.
+//! given; generating keys and encrypting DKIM keys and relay passwords is the
+//! engine's job.
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -17,7 +18,8 @@ pub struct DkimKeyRow {
     pub selector: String,
     /// `rsa` or `ed25519`.
     pub algorithm: String,
-    /// PKCS#8 PEM private key.
+    /// The private key, sealed by the engine with `secret.key` (plain
+    /// PKCS#8 PEM in databases of older versions until the engine seals it).
     #[serde(skip)]
     pub private_key: String,
     /// Base64 public key as published in DNS.

@@ -36,6 +36,7 @@ pub mod logs;
 pub mod openapi;
 pub mod queue;
 pub mod remote;
+pub mod remote_conns;
 pub mod settings;
 pub mod stats;
 pub mod status;

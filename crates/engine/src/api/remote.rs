@@ -4,23 +4,25 @@
 //!
 //! It uses the mail certificate. Each connection's TLS handshake runs in its
 //! own task with a time limit, so a slow client cannot hold up others; the
-//! IP filter (protocol `admin`) is applied before the handshake. Logins are
-//! throttled per address like every other login, and cross-site requests
-//! are refused by the origin check ([`super::auth`]), which on this listener
-//! accepts only `https://` plus the `Host` the browser asked for.
+//! IP filter (protocol `admin`) and the connection limits
+//! ([`super::remote_conns`]: per address, in total) are applied before the
+//! handshake, and a connection without a request in progress is closed
+//! after `admin_idle_timeout`. Logins are throttled per address like every
+//! other login, and cross-site requests are refused by the origin check
+//! ([`super::auth`]), which on this listener accepts only `https://` plus
+//! the `Host` the browser asked for.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use axum::serve::IncomingStream;
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use super::ApiState;
+use super::remote_conns::{self, ConnCounts};
 use crate::listeners::ConnLimits;
 
 /// Standard port of remote administration (the `--port-offset` is added).
@@ -51,45 +53,14 @@ impl Connected<IncomingStream<'_, TcpListener>> for Peer {
     }
 }
 
-impl Connected<IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self { addr: *stream.remote_addr(), remote: true }
-    }
-}
-
-/// Connections whose handshake is done, for axum to serve.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accepting task ended: nothing more will come.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
-/// Accepts TCP connections, applies the IP filter and runs handshakes.
-async fn handshakes(
-    tcp: TcpListener,
-    tls: TlsAcceptor,
-    state: ApiState,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
+/// Accepts TCP connections, applies the IP filter and the connection
+/// limits, runs handshakes and serves the API on each connection.
+async fn accept_loop(tcp: TcpListener, tls: TlsAcceptor, state: ApiState) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     // The total is the semaphore above (accepting waits for a slot); this counts per address.
     let per_ip = ConnLimits::new(usize::MAX, HANDSHAKES_PER_IP);
+    let counts = Arc::new(ConnCounts::default());
+    let app = super::router(state.clone());
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let (stream, peer) = match tcp.accept().await {
@@ -105,19 +76,34 @@ async fn handshakes(
             tracing::warn!(peer = %peer, listener = "admin_remote", rule = verdict.rule, "connection refused by the IP filter");
             continue;
         }
+        let config = state.backend.live().config();
+        let pass = match counts.acquire(peer.ip(), config.admin_max_connections, config.admin_max_connections_per_ip) {
+            Ok(pass) => pass,
+            Err(refusal) => {
+                tracing::warn!(
+                    peer = %peer,
+                    listener = "admin_remote",
+                    limit = refusal.setting(),
+                    open = counts.open(),
+                    "admin connection refused: too many connections"
+                );
+                continue;
+            }
+        };
         let Some(ip_slot) = per_ip.acquire(peer.ip()) else {
             tracing::info!(peer = %peer, "admin TLS handshake refused: too many at once from this address");
             continue;
         };
         let tls = tls.clone();
-        let ready = ready.clone();
+        let app = app.clone();
+        let idle = config.admin_idle_timeout;
         tokio::spawn(async move {
-            let _permit = permit;
-            let _ip_slot = ip_slot;
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-                Ok(Ok(conn)) => {
-                    let _ = ready.send((conn, peer)).await;
-                }
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await;
+            // The handshake slots are for handshakes only; the connection keeps its pass.
+            drop(permit);
+            drop(ip_slot);
+            match handshake {
+                Ok(Ok(conn)) => remote_conns::serve(conn, peer, app, idle, pass).await,
                 Ok(Err(e)) => tracing::info!(peer = %peer, error = %e, "admin TLS handshake failed"),
                 Err(_) => tracing::info!(peer = %peer, "admin TLS handshake timed out"),
             }
@@ -195,16 +181,8 @@ impl RemoteAdmin {
                         return;
                     }
                 };
-                let (tx, rx) = mpsc::channel(MAX_HANDSHAKES);
-                let accept = tokio::spawn(handshakes(tcp, self.tls.clone(), state.clone(), tx));
-                let listener = TlsListener { ready: rx, local: self.address };
-                let app = super::router(state.clone()).into_make_service_with_connect_info::<Peer>();
-                let serve = tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, app).await {
-                        tracing::error!(error = %e, "remote administration stopped");
-                    }
-                });
-                *open = Some(vec![accept.abort_handle(), serve.abort_handle()]);
+                let accept = tokio::spawn(accept_loop(tcp, self.tls.clone(), state.clone()));
+                *open = Some(vec![accept.abort_handle()]);
                 self.failed.store(false, std::sync::atomic::Ordering::Relaxed);
                 self.state.send_replace(true);
                 tracing::info!(listener = spec.name, address = %self.address, change = "listener", "remote administration open (HTTPS)");

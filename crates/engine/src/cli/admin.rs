@@ -23,7 +23,7 @@ pub(super) fn run(data_dir: &Path, cmd: Command) -> anyhow::Result<()> {
         Command::Settings(c) => settings(&store, c),
         Command::DefaultDomain { domain, clear } => default_domain(&store, domain, clear),
         Command::Queue(c) => queue(&store, c),
-        Command::Relay(c) => relay(&store, data_dir, c),
+        Command::Relay(c) => relay(&store, c),
         Command::TlsPolicy(c) => tls_policy(&store, c),
         Command::Dkim(DkimCmd::Show { domain, json }) => dkim_show(&store, &domain, json),
         Command::IpRange(c) => super::iprange::run(&store, c),
@@ -390,7 +390,7 @@ fn queue(store: &Store, c: QueueCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn relay(store: &Store, data_dir: &Path, c: RelayCmd) -> anyhow::Result<()> {
+fn relay(store: &Store, c: RelayCmd) -> anyhow::Result<()> {
     match c {
         RelayCmd::Set { host, domain, port, tls, user, password } => {
             let tls = tls.to_ascii_lowercase();
@@ -401,8 +401,8 @@ fn relay(store: &Store, data_dir: &Path, c: RelayCmd) -> anyhow::Result<()> {
                 bail!("\"{host}\" is not a host name");
             }
             let secret = match (&user, password) {
-                (Some(_), Some(p)) => Some(crate::secrets::SecretBox::open(data_dir)?.seal(&p)?),
-                (Some(_), None) => Some(crate::secrets::SecretBox::open(data_dir)?.seal(&read_password(None)?)?),
+                (Some(_), Some(p)) => Some(crate::secrets::SecretBox::for_store(store)?.seal(&p)?),
+                (Some(_), None) => Some(crate::secrets::SecretBox::for_store(store)?.seal(&read_password(None)?)?),
                 (None, Some(_)) => bail!("--password needs --user"),
                 (None, None) => None,
             };

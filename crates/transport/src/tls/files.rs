@@ -27,14 +27,31 @@ fn new_name(dir: &Path, file: &str) -> PathBuf {
 
 /// Replaces the pair in `dir` (created if missing) with these contents.
 pub fn write_pair(dir: &Path, cert_pem: &[u8], key_pem: &[u8]) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     let (cert_new, key_new) = (new_name(dir, CERT_FILE), new_name(dir, KEY_FILE));
     write_synced(&key_new, key_pem, true)?;
-    write_synced(&cert_new, cert_pem, false)?;
+    // The certificate is public, but nothing in the data directory is
+    // readable by other local users.
+    write_synced(&cert_new, cert_pem, true)?;
     fs::rename(&key_new, dir.join(KEY_FILE))?;
     fs::rename(&cert_new, dir.join(CERT_FILE))?;
     sync_dir(dir);
     Ok(())
+}
+
+/// Creates `dir` (and missing parents) owner-only (0700 on Unix).
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// Finishes or drops a pair whose writing was interrupted (see the file's
