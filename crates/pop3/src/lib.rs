@@ -30,7 +30,8 @@
 //! per accepted connection.
 
 mod backend;
-mod command;
+#[doc(hidden)]
+pub mod command;
 mod maildrop;
 mod response;
 mod server;

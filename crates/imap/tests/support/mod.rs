@@ -1,0 +1,3 @@
+//! Shared helpers of the property tests.
+
+pub mod mutate;
