@@ -15,7 +15,8 @@ use support::mutate::input;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const LIMITS: Limits = Limits { max_line: 512, max_command: 2048, max_append: 4096 };
+const LIMITS: Limits =
+    Limits { max_line: 512, max_command: 2048, max_append: 4096, max_append_messages: 20, max_unauthenticated: 1024 };
 
 const STREAMS: &[&[u8]] = &[
     b"A1 LOGIN alice secret\r\nA2 SELECT INBOX\r\nA3 FETCH 1:* (FLAGS)\r\n",
@@ -27,7 +28,7 @@ const STREAMS: &[&[u8]] = &[
 ];
 
 /// Sends `input` as a client and returns the sizes of the frames read.
-async fn frames(input: Vec<u8>) -> Vec<usize> {
+async fn frames(input: Vec<u8>, authenticated: bool) -> Vec<usize> {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
     let (server, _) = listener.accept().await.unwrap();
@@ -39,7 +40,7 @@ async fn frames(input: Vec<u8>) -> Vec<usize> {
     let mut conn = Connection::new(server, Duration::from_secs(5)).unwrap();
     let mut sizes = Vec::new();
     loop {
-        match read_command(&mut conn, &LIMITS).await {
+        match read_command(&mut conn, &LIMITS, authenticated, None).await {
             Ok(Frame::Command(buf)) => {
                 let _ = parse_command(&buf);
                 sizes.push(buf.len());
@@ -48,7 +49,7 @@ async fn frames(input: Vec<u8>) -> Vec<usize> {
                 // Echoed in the refusal: never more than one line of what the client sent.
                 assert!(tag.map_or(0, |t| t.len()) <= LIMITS.max_line);
             }
-            Ok(Frame::Unrecoverable | Frame::Eof) | Err(_) => break,
+            Ok(Frame::Unrecoverable(_) | Frame::Eof) | Err(_) => break,
         }
     }
     drop(conn);
@@ -62,9 +63,13 @@ proptest! {
     #[test]
     fn commands_read_off_the_wire_stay_within_the_limits(stream in input(STREAMS, 3000)) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        for size in rt.block_on(frames(stream)) {
+        for size in rt.block_on(frames(stream.clone(), true)) {
             // The limit, plus the one line that may follow the last literal.
             prop_assert!(size <= LIMITS.max_append + LIMITS.max_line, "{size}");
+        }
+        // Before login only small literals are read.
+        for size in rt.block_on(frames(stream, false)) {
+            prop_assert!(size <= LIMITS.max_unauthenticated + LIMITS.max_line, "{size}");
         }
     }
 }

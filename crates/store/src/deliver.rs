@@ -83,7 +83,7 @@ impl Store {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
             for account in quota_accounts.iter().filter(|a| d.local_accounts.contains(a)) {
-                if let Err(e) = check_account_quota(&tx, *account, local_size as u64) {
+                if let Err(e) = check_account_quota(&tx, *account, local_size) {
                     tracing::info!(account, size = local_size, "delivery refused: over quota");
                     return Err(e);
                 }

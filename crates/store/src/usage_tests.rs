@@ -36,7 +36,15 @@ fn assert_consistent(s: &Store, what: &str) {
 }
 
 fn deliver(s: &Store, accounts: &[i64], body: &[u8]) {
-    let d = Delivery { sender: "x@remote.test", trace: b"", body, local_accounts: accounts, remote: &[] };
+    let body = body.to_vec();
+    let d = Delivery {
+        sender: "x@remote.test",
+        trace: b"",
+        body: &body,
+        local_accounts: accounts,
+        remote: &[],
+        signable: false,
+    };
     s.deliver(&d).unwrap();
 }
 
@@ -77,7 +85,14 @@ fn delivery_over_quota_for_a_direct_recipient_stores_nothing() {
     let (dir, s, a, b) = setup();
     s.set_quota("alice@example.test", 1000).unwrap();
     let body = vec![b'x'; 600];
-    let d = Delivery { sender: "x@remote.test", trace: b"", body: &body, local_accounts: &[a, b], remote: &[] };
+    let d = Delivery {
+        sender: "x@remote.test",
+        trace: b"",
+        body: &body,
+        local_accounts: &[a, b],
+        remote: &[],
+        signable: false,
+    };
     s.deliver_within_quota(&d, &[a]).unwrap();
     let files = |p: &std::path::Path| walk(&p.join("messages"));
     let before = files(dir.path());
